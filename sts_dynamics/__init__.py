@@ -1,0 +1,28 @@
+"""sts_dynamics: system dynamics for sociotechnical systems in technology service delivery."""
+
+from .compile import TimeSeries, compile_model
+from .errors import (
+    AlgebraicLoopError,
+    ModelFileError,
+    ModelSyntaxError,
+    ParameterShapeError,
+    SimulationError,
+    StsDynamicsError,
+    UndefinedReferenceError,
+    UnknownNameError,
+    UnsupportedFeatureError,
+)
+from .io import bundled_models, load, load_contexts
+from .model import Model, Variable
+from .result import Simulation
+from .simulate import METHODS, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "simulate", "compile_model", "bundled_models", "load_contexts",
+    "Model", "Variable", "Simulation", "TimeSeries", "METHODS",
+    "StsDynamicsError", "ModelFileError", "ModelSyntaxError", "UnsupportedFeatureError",
+    "UndefinedReferenceError", "AlgebraicLoopError", "UnknownNameError", "ParameterShapeError",
+    "SimulationError", "__version__",
+]
