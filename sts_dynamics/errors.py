@@ -23,6 +23,9 @@ __all__ = [
     "SimulationError",
     "DataError",
     "ConfigError",
+    "CalibrationError",
+    "DataWarning",
+    "CalibrationWarning",
     "close_matches",
 ]
 
@@ -93,6 +96,18 @@ class DataError(StsDynamicsError, ValueError):
 
 class ConfigError(StsDynamicsError, ValueError):
     """A configuration file (experiment, calibration spec, preset) is invalid."""
+
+
+class CalibrationError(StsDynamicsError, ValueError):
+    """A calibration set-up is invalid: parameters, bounds, observation models, priors."""
+
+
+class DataWarning(UserWarning):
+    """Rows of input data were excluded or reinterpreted; the data's report says which."""
+
+
+class CalibrationWarning(UserWarning):
+    """A calibration result needs attention, for example a parameter ended at a bound."""
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> str:
