@@ -164,7 +164,11 @@ class _Builder:
             for op, arg in zip(ops, args[1:], strict=True):
                 if op not in _ARITH:
                     raise self.unsupported(f"the operator {op!r}")
-                expr = Op(_ARITH[op], (expr, arg))
+                if op == "^" and isinstance(expr, Num) and expr.value < 0:
+                    # PySD folds the sign into the literal; Vensim reads -2^2 as -(2^2)
+                    expr = Op("neg", (Op("^", (Num(-expr.value), arg)),))
+                else:
+                    expr = Op(_ARITH[op], (expr, arg))
             return expr
         if isinstance(node, ae.LogicStructure):
             args = [self.translate(a, allow_state=allow_state) for a in node.arguments]
@@ -327,7 +331,7 @@ class _Builder:
             xs, ys, _mode = self.table(ast.lookups)
             # an XMILE graphical function: callable as a lookup, and a value of its input
             self.add(Variable(el.name, el.key, ident, "auxiliary",
-                              equation=Lookup(el.key, self.translate(ast.argument)),
+                              equation=Lookup(None, self.translate(ast.argument), _mode, xs, ys),
                               lookup=(xs, ys), **meta))
             return
         if isinstance(ast, ae.IntegStructure):

@@ -1,0 +1,100 @@
+"""Helpers shared by the subcommands: parsing ``--set``, atomic output, tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import StsDynamicsError
+
+__all__ = ["parse_assignments", "atomic_write", "check_output", "print_table", "UsageError",
+           "progress_enabled"]
+
+
+class UsageError(StsDynamicsError, ValueError):
+    """A command-line argument is invalid."""
+
+
+def parse_assignments(items: list[str] | None, option: str = "--set") -> dict[str, float]:
+    """Parse ``["name=value", ...]`` into a dict; names may contain spaces."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{option} expects NAME=VALUE, got {item!r}.")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"{option} {item!r}: {value!r} is not a number.") from None
+    return out
+
+
+def check_output(path: str | Path, *, force: bool, is_dir: bool = False) -> Path:
+    """Validate an output path before any work is done (folder exists; no overwrite)."""
+    p = Path(path)
+    parent = p if is_dir else p.parent
+    if is_dir:
+        if p.exists() and not p.is_dir():
+            raise UsageError(f"output folder {str(p)!r} is a file.")
+        if not p.parent.exists():
+            raise UsageError(f"the folder {str(p.parent)!r} of {str(p)!r} does not exist; "
+                             "create it first.")
+        return p
+    if str(parent) and not parent.exists():
+        raise UsageError(f"the folder {str(parent)!r} of output {str(p)!r} does not exist; "
+                         "create it first.")
+    if p.exists() and not force:
+        raise UsageError(f"{str(p)!r} exists; pass --force to overwrite it.")
+    return p
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None], *, force: bool) -> Path:
+    """Write through a temporary file in the same folder, then rename into place."""
+    p = check_output(path, force=force)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        if p.exists() and not force:
+            raise UsageError(f"{str(p)!r} exists; pass --force to overwrite it.")
+        os.replace(tmp_path, p)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return p
+
+
+def write_frame(df: pd.DataFrame, path: str | Path, *, force: bool, index: bool = True) -> Path:
+    """Write a frame as CSV, Parquet or JSON (by extension), atomically."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".json"):
+        raise UsageError(f"output {str(p)!r}: use a .csv, .parquet or .json file name.")
+
+    def write(tmp: Path) -> None:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=index)
+        elif suffix == ".parquet":
+            df.to_parquet(tmp, index=index)
+        else:
+            df.to_json(tmp, orient="table" if index else "records", indent=1)
+    return atomic_write(p, write, force=force)
+
+
+def print_table(df: pd.DataFrame, *, file=None, floatfmt: str = "{:.4g}") -> None:
+    """Print a frame as a plain aligned table."""
+    file = file or sys.stdout
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 50,
+                           "display.width", 120):
+        print(df.to_string(float_format=lambda x: floatfmt.format(x)), file=file)
+
+
+def progress_enabled(args) -> bool:
+    """Progress bars only on a terminal and without ``--quiet``."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
