@@ -241,12 +241,19 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
         sol = solve_ivp(fun, (a, b), y, method=method, t_eval=te_full, **options)
         nfev += sol.nfev
         if sol.status != 0 or not np.all(np.isfinite(sol.y)):
-            t_fail = float(sol.t[-1]) if sol.t.size else float(a)
-            var, runs = _first_nonfinite(cm, prep, t_fail, sol.y[:, -1] if sol.y.size else y, n)
-            what = f"; the first non-finite variable is {var!r}" if var else ""
+            # re-run the failing segment without output times to see where it stopped
+            probe = solve_ivp(fun, (a, b), y, method=method, **options)
+            t_fail = float(probe.t[-1])
+            y_fail = probe.y[:, -1]
+            var, runs = _first_nonfinite(cm, prep, t_fail, y_fail, n)
+            if var is not None:
+                what = f"; the first non-finite variable is {var!r}"
+            else:
+                var = _fastest_state(cm, rates, t_fail, y_fail, n)
+                what = f"; the fastest-changing variable there is {var!r}"
             raise SimulationError(
                 f"{method} failed at time {t_fail:g} of model {cm.model.name!r}: "
-                f"{sol.message}{what}. Check that variable's equation and inputs, or try a "
+                f"{sol.message.rstrip('.')}{what}. Check that variable's equation and inputs, or try a "
                 "stiff method (Radau, BDF, LSODA).",
                 time=t_fail, variable=var, runs=runs,
             )
@@ -261,6 +268,20 @@ def _shape_states(out: np.ndarray, ns: int, n: int) -> np.ndarray:
     return out.reshape(len(out), n, ns).transpose(0, 2, 1)
 
 
+def _display(cm: CompiledModel, key: str) -> str:
+    var = cm.model.variables[key]
+    return cm.model.variables[var.owner].name if var.owner else var.name
+
+
+def _fastest_state(cm: CompiledModel, rates, t: float, y: np.ndarray, n: int) -> str | None:
+    ns = len(cm.stock_slots)
+    ys = np.asarray(y, dtype=float).reshape(n, ns).T if n > 1 else np.asarray(y, dtype=float)
+    d = rates(t, list(ys) if n > 1 else ys.tolist())
+    speed = [np.max(np.abs(np.asarray(di, dtype=float)) / np.maximum(np.abs(yi), 1.0))
+             for di, yi in zip(d, ys, strict=True)]
+    return _display(cm, cm.stock_keys[int(np.nanargmax(speed))]) if speed else None
+
+
 def _first_nonfinite(cm: CompiledModel, prep: Prepared, t: float, y: np.ndarray, n: int):
     ns = len(cm.stock_slots)
     states = list(np.asarray(y, dtype=float).reshape(n, ns).T) if n > 1 else \
@@ -268,14 +289,14 @@ def _first_nonfinite(cm: CompiledModel, prep: Prepared, t: float, y: np.ndarray,
     for i, s in enumerate(states):
         if not np.all(np.isfinite(s)):
             runs = tuple(np.flatnonzero(~np.isfinite(np.atleast_1d(s))).tolist())
-            return cm.model.variables[cm.stock_keys[i]].name, runs if n > 1 else ()
+            return _display(cm, cm.stock_keys[i]), runs if n > 1 else ()
     v = cm.evaluate_all(prep, t, states)
     order = [k for k in cm.model.order]
     for k in order:
         val = v[cm.slot[k]]
         if val is not None and not np.all(np.isfinite(np.asarray(val, dtype=float))):
             runs = tuple(np.flatnonzero(~np.isfinite(np.atleast_1d(val))).tolist())
-            return cm.model.variables[k].name, runs if n > 1 else ()
+            return _display(cm, k), runs if n > 1 else ()
     return None, ()
 
 
@@ -295,7 +316,7 @@ def _check(cm: CompiledModel, prep: Prepared, t_out: np.ndarray, states: np.ndar
                                  y.T.reshape(-1) if prep.n_runs > 1 else y, prep.n_runs)
     if var is None:
         i = int(np.flatnonzero(bad[j].reshape(len(cm.stock_keys), -1).any(axis=1))[0])
-        var = cm.model.variables[cm.stock_keys[i]].name
+        var = _display(cm, cm.stock_keys[i])
     raise SimulationError(
         f"the simulation of {cm.model.name!r} became non-finite at time {t_out[j]:g}; the first "
         f"non-finite variable is {var!r}. Check its equation and inputs (a division by zero, a "

@@ -443,10 +443,13 @@ def build_model(abstract_model: Any, path: Path, name: str | None = None,
                 f"variable {el.name!r} in {path.name} is subscripted ({', '.join(subs)}); "
                 "subscripts (arrays) are not supported yet."
             )
-        if comp.type == "Data":
+        if comp.type == "Data" or isinstance(comp.ast, ae.GetDataStructure | ae.DataStructure):
+            what = "GET XLS DATA / GET DIRECT DATA" if isinstance(comp.ast, ae.GetDataStructure) \
+                else "a data variable (:=)"
             raise UnsupportedFeatureError(
-                f"variable {el.name!r} in {path.name} is a data variable; data variables "
-                "are not supported."
+                f"variable {el.name!r} in {path.name} uses {what}; data variables are not "
+                "supported. Give the series as a lookup table of Time, or as a TimeSeries "
+                "parameter of simulate()."
             )
         key = key_of(el.name)
         if key in elements:
