@@ -253,8 +253,8 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
                 what = f"; the fastest-changing variable there is {var!r}"
             raise SimulationError(
                 f"{method} failed at time {t_fail:g} of model {cm.model.name!r}: "
-                f"{sol.message.rstrip('.')}{what}. Check that variable's equation and inputs, or try a "
-                "stiff method (Radau, BDF, LSODA).",
+                f"{sol.message.rstrip('.')}{what}. Check that variable's equation and inputs, "
+                "or try a stiff method (Radau, BDF, LSODA).",
                 time=t_fail, variable=var, runs=runs,
             )
         out[lo:hi] = sol.y[:, : hi - lo].T
