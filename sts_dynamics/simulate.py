@@ -94,8 +94,11 @@ def simulate(model: Model, *, t_span: tuple[float, float] | None = None,
     if not step > 0:
         raise ValueError(f"`dt` must be > 0, got {dt!r}.")
     if t_eval is None:
-        n = int(round((t1 - t0) / ctl.saveper))
-        t_out = t0 + ctl.saveper * np.arange(n + 1)
+        save = ctl.saveper
+        if method in FIXED_STEP_METHODS:  # output on the step grid: a multiple of the step
+            save = step * max(1, round(save / step))
+        n = int(round((t1 - t0) / save))
+        t_out = t0 + save * np.arange(n + 1)
         t_out = t_out[t_out <= t1 + 1e-9 * max(1.0, abs(t1))]
     else:
         t_out = np.asarray(t_eval, dtype=float)
@@ -342,8 +345,9 @@ def _outputs(cm: CompiledModel, prep: Prepared, t_out: np.ndarray, states: np.nd
         var = cm.model.variables[k]
         if var.kind == "lookup":
             continue
-        val = v[cm.slot[k]]
-        arr = np.array(np.broadcast_to(np.asarray(val, dtype=float), shape))
+        val = np.asarray(v[cm.slot[k]], dtype=float)
+        # constants and per-run values become read-only broadcast views: no copies
+        arr = val if val.shape == shape else np.broadcast_to(val, shape)
         if ens and n == 1:
             arr = arr.reshape(len(t_out), 1)
         values[k] = arr
