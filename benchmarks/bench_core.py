@@ -12,8 +12,10 @@ Accuracy is the largest error of the tracked stock relative to its range over th
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import timeit
 import warnings
@@ -83,7 +85,10 @@ def run_case(name, spec, sizes, quick):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = pysd.read_vensim(str(model.source))
+            tmp = Path(tempfile.mkdtemp())  # PySD writes its translation next to the file
+            src = Path(model.source)
+            shutil.copy(src, tmp / src.name)
+            pm = pysd.read_vensim(str(tmp / src.name))
             pysd_stock = key_of(stock)
             out = pm.run(return_timestamps=te, return_columns=[stock])
             row["pysd_err"] = err(out[stock].to_numpy(), ref)
