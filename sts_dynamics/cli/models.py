@@ -9,12 +9,19 @@ def add_subcommand(sub) -> None:
     p = sub.add_parser("models", help="list the bundled models and service contexts",
                        description="List the bundled models with a one-line description, and "
                                    "the service-context presets.")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the generated documentation of every bundled model (docs/models.md)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import tomllib
 
+    if getattr(args, "markdown", False):
+        from ..modeldoc import library_markdown
+
+        print(library_markdown(), end="")
+        return 0
     models = bundled_models()
     width = max((len(n) for n in models), default=10)
     print("Bundled models (sd.load(NAME)):")
