@@ -1,5 +1,7 @@
 """Fit diagnostics against hand-computed examples and their definitions."""
 
+import doctest
+import importlib
 import math
 
 import numpy as np
@@ -179,3 +181,10 @@ def test_diagnostic_errors():
         holdout_scores([1.0, 2.0, np.nan], [1.0, 2.0, 3.0], 2)
     with pytest.raises(DataError, match=r"`observed` and `fitted` must be 1-dimensional"):
         holdout_scores([1.0, 2.0, 3.0], [1.0, 2.0], 2)
+
+
+@pytest.mark.parametrize("module", ["sts_dynamics.calibrate.diagnostics"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

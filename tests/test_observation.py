@@ -1,6 +1,9 @@
 """Observation models and priors: likelihoods against scipy.stats, deviance identities,
 vectorization over runs, simulation moments, and every error message."""
 
+import doctest
+import importlib
+
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -313,3 +316,11 @@ def test_prior_errors():
         LogNormalPrior(-1.0, 1.0)
     with pytest.raises(CalibrationError, match=r"HalfNormalPrior: `scale` must be a positive"):
         HalfNormalPrior(-2.0)
+
+
+@pytest.mark.parametrize("module", ["sts_dynamics.calibrate.observation",
+                                    "sts_dynamics.calibrate.priors"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

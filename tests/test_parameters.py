@@ -1,5 +1,7 @@
 """Calibration parameters: transforms, bounds, sets, Latin hypercube starts, bound warnings."""
 
+import doctest
+import importlib
 import math
 
 import numpy as np
@@ -244,3 +246,10 @@ def test_make_parameters_errors():
     with pytest.raises(CalibrationError, match=r"parameter 'k': `value` must be a number, got "
                                                r"'high'"):
         make_parameters({"k": "high"})
+
+
+@pytest.mark.parametrize("module", ["sts_dynamics.calibrate.parameters"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
