@@ -217,7 +217,9 @@ class NegativeBinomial(ObservationModel):
     phi : float or None
         Dispersion (size); larger is closer to Poisson. ``None``: estimated by maximum
         likelihood given ``mu``, per run, within ``[PHI_MIN, PHI_MAX]`` (``PHI_MAX`` when the
-        data are not over-dispersed).
+        data are not over-dispersed); ``loglik`` is then the profile log-likelihood and the
+        deviance residuals use the estimate. Use :meth:`fit` to fix it (for example between
+        rounds of a least-squares fit).
 
     Examples
     --------
