@@ -13,6 +13,7 @@ from .errors import (
     UnsupportedFeatureError,
 )
 from .io import bundled_models, load, load_contexts
+from .loops import LoopAnalysis, LoopSet, find_loops, loop_dominance
 from .model import Model, Variable
 from .result import Simulation
 from .simulate import METHODS, simulate
@@ -26,3 +27,4 @@ __all__ = [
     "UndefinedReferenceError", "AlgebraicLoopError", "UnknownNameError", "ParameterShapeError",
     "SimulationError", "__version__",
 ]
+__all__ += ["find_loops", "loop_dominance", "LoopSet", "LoopAnalysis"]

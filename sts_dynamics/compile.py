@@ -477,11 +477,12 @@ class CompiledModel:
 
         def call(inputs: Mapping[str, Any], t: Any = None, dt: float | None = None) -> Any:
             v = [None] * self.n_slots
-            given = {model.resolve(k): x for k, x in inputs.items()}
+            given = {(k if k in slot else model.resolve(k)): x for k, x in inputs.items()}
             for k in needed:
                 if k in given:
                     v[slot[k]] = given[k]
-                elif model.variables[k].kind in ("constant", "control"):
+                elif model.variables[k].kind in ("constant", "control", "lookup"):
+                    # a lookup table is read from the model, never from its slot
                     v[slot[k]] = model.variables[k].value
                 else:
                     raise UnknownNameError(
@@ -490,7 +491,8 @@ class CompiledModel:
                     )
             v[T], v[TM], v[DT] = t, None, dt0 if dt is None else dt
             return f(v)
-        call.inputs = tuple(model.variables[k].name for k in needed)  # type: ignore[attr-defined]
+        call.inputs = tuple(model.variables[k].name for k in needed  # type: ignore[attr-defined]
+                            if model.variables[k].kind != "lookup")
         return call
 
 

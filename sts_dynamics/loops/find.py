@@ -1,0 +1,423 @@
+"""Feedback loops: enumeration (Johnson's algorithm), polarity, names, cycle partitions."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from ..errors import UnknownNameError, close_matches
+from ..model import LAYERS, Model
+from ..result import Simulation
+from .graph import CausalGraph, causal_graph
+from .scores import link_polarities
+
+__all__ = ["Loop", "LoopSet", "Partition", "find_loops", "LoopWarning", "DEFAULT_MAX_LENGTH",
+           "DEFAULT_MAX_LOOPS"]
+
+#: Default length bound of the loop search (number of variables in a loop).
+DEFAULT_MAX_LENGTH = 16
+#: Default cap on the number of loops enumerated.
+DEFAULT_MAX_LOOPS = 1000
+
+_SIGN = {1: "+", -1: "-", 0: "?"}
+
+
+class LoopWarning(UserWarning):
+    """The loop search was truncated, or a documented loop does not match the model."""
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One feedback loop.
+
+    Attributes
+    ----------
+    id : str
+        ``"R1"``, ``"B2"``, ``"U1"`` (unknown polarity); documented loops keep their own id.
+    name : str or None
+        The name from the model's documentation (``[[loop]]`` in ``<model>.meta.toml``).
+    polarity : str
+        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"U"`` (a link of unknown polarity).
+    keys, variables : tuple of str
+        The loop's variables in causal order (canonical keys and display names), starting at
+        a stock.
+    links : tuple of (str, str)
+        Its links as key pairs, ``links[i] = (keys[i], keys[i + 1])``, closing the loop.
+    link_polarities : tuple of int
+        +1, -1 or 0 (unknown) for each link.
+    stocks : tuple of str
+        Names of the stocks on the loop (including the internal stages of SMOOTH/DELAY).
+    partition : int
+        Index of its cycle partition (loops that act on the same set of stocks).
+    layers : tuple of str
+        The sociotechnical layers of its variables (``Variable.layer``).
+    declared_polarity : str or None
+        The polarity the documentation gives.
+    """
+
+    id: str
+    name: str | None
+    polarity: str
+    keys: tuple[str, ...]
+    variables: tuple[str, ...]
+    links: tuple[tuple[str, str], ...]
+    link_polarities: tuple[int, ...]
+    stocks: tuple[str, ...]
+    partition: int
+    layers: tuple[str, ...]
+    declared_polarity: str | None = None
+
+    @property
+    def length(self) -> int:
+        """Number of variables (and links) on the loop."""
+        return len(self.keys)
+
+    @property
+    def label(self) -> str:
+        """``"R1 word of mouth"`` or ``"R1"``."""
+        return f"{self.id} {self.name}" if self.name else self.id
+
+    @property
+    def crosses_boundary(self) -> bool:
+        """True when the loop has variables in both the technical and the social layer."""
+        return "technical" in self.layers and "social" in self.layers
+
+    def describe(self) -> str:
+        """``"A -(+)-> B -(-)-> A"``."""
+        parts = [f"{v} -({_SIGN[p]})-> " for v, p in
+                 zip(self.variables, self.link_polarities, strict=True)]
+        return "".join(parts) + self.variables[0]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A cycle partition: stocks connected by feedback, and the loops acting on them."""
+
+    index: int
+    stocks: tuple[str, ...]
+    loops: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class LoopSet:
+    """The result of :func:`find_loops`: a sequence of :class:`Loop` with its context.
+
+    Index by position or by loop id (``loops["R1"]``).
+
+    Attributes
+    ----------
+    loops : tuple of Loop
+    partitions : tuple of Partition
+    graph : CausalGraph
+    polarities : Mapping[(str, str), int]
+        Polarity of every dynamic link of the collapsed graph, by key pair.
+    truncated : bool
+        True when the search stopped at ``max_loops`` or longer loops were left out.
+    message : str
+        A note for the user (no loops, truncation), or ``""``.
+    """
+
+    model: Model
+    loops: tuple[Loop, ...]
+    partitions: tuple[Partition, ...]
+    graph: CausalGraph
+    polarities: Mapping[tuple[str, str], int]
+    max_length: int | None
+    max_loops: int
+    truncated: bool = False
+    message: str = ""
+    _by_id: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({lp.id: i for i, lp in enumerate(self.loops)})
+
+    def __len__(self) -> int:
+        return len(self.loops)
+
+    def __iter__(self) -> Iterator[Loop]:
+        return iter(self.loops)
+
+    def __getitem__(self, item: int | str) -> Loop:
+        if isinstance(item, str):
+            return self.loops[self.index(item)]
+        return self.loops[item]
+
+    def index(self, loop_id: str) -> int:
+        """Position of the loop with id (or name) ``loop_id``."""
+        if loop_id in self._by_id:
+            return self._by_id[loop_id]
+        for i, lp in enumerate(self.loops):
+            if lp.name and lp.name.lower() == str(loop_id).lower():
+                return i
+        names = [lp.id for lp in self.loops] + [lp.name for lp in self.loops if lp.name]
+        raise UnknownNameError(f"no loop {loop_id!r} in model {self.model.name!r}; loops: "
+                               f"{', '.join(lp.id for lp in self.loops) or '(none)'}."
+                               f"{close_matches(str(loop_id), names)}")
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(lp.id for lp in self.loops)
+
+    def polarity(self, source: str, target: str) -> int:
+        """Polarity of the (collapsed) link ``source -> target``: +1, -1 or 0."""
+        m = self.model
+        return self.polarities[(m.resolve(source), m.resolve(target))]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per loop: id, name, polarity, length, partition, layers, variables."""
+        return pd.DataFrame({
+            "id": [lp.id for lp in self.loops],
+            "name": [lp.name or "" for lp in self.loops],
+            "polarity": [lp.polarity for lp in self.loops],
+            "length": [lp.length for lp in self.loops],
+            "partition": [lp.partition for lp in self.loops],
+            "layers": [", ".join(lp.layers) for lp in self.loops],
+            "variables": [" -> ".join(lp.variables) for lp in self.loops],
+        })
+
+    def __repr__(self) -> str:
+        kinds = {p: sum(1 for lp in self.loops if lp.polarity == p) for p in "RBU"}
+        trunc = ", truncated" if self.truncated else ""
+        return (f"<LoopSet of {self.model.name!r}: {len(self.loops)} loops ({kinds['R']} R, "
+                f"{kinds['B']} B, {kinds['U']} U), {len(self.partitions)} partitions{trunc}>")
+
+
+def find_loops(model: Model | Simulation, *, max_length: int | None = DEFAULT_MAX_LENGTH,
+               max_loops: int = DEFAULT_MAX_LOOPS, sim: Simulation | None = None) -> LoopSet:
+    """Every feedback loop of a model, with its polarity, name and cycle partition.
+
+    Loops are enumerated with Johnson's algorithm (``networkx.simple_cycles``) on the causal
+    graph in which SMOOTH/DELAY/TREND internals are collapsed into one composite link (so the
+    loops internal to a delay are not reported).  Link polarity is the sign of the partial
+    derivative dz/dx evaluated numerically at every output time of a run; a link whose sign
+    changes along the run has unknown polarity, and so do the loops through it (``"U"``).
+
+    Parameters
+    ----------
+    model : Model or Simulation
+        The model; given a :class:`~sts_dynamics.Simulation`, polarity is evaluated along it.
+    max_length : int or None
+        Longest loop searched (number of variables); ``None`` for no bound.
+    max_loops : int
+        Stop after this many loops; a :class:`LoopWarning` says how to raise the cap.
+    sim : Simulation, optional
+        The run along which polarity is evaluated (default: ``sd.simulate(model)``).
+
+    Returns
+    -------
+    LoopSet
+
+    Examples
+    --------
+    >>> import sts_dynamics as sd
+    >>> loops = sd.find_loops(sd.load("tests/data/bass.mdl"))
+    >>> [(lp.id, lp.name, lp.polarity) for lp in loops]
+    [('R1', 'word of mouth', 'R'), ('B1', 'market saturation', 'B')]
+    """
+    if isinstance(model, Simulation):
+        sim, model = model, model.model
+    if not isinstance(model, Model):
+        raise TypeError(f"`model` must be a Model from sts_dynamics.load() or a Simulation, got "
+                        f"{type(model).__name__}.")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise ValueError(f"`max_length` must be a positive integer or None, got {max_length!r}.")
+    if not isinstance(max_loops, int) or max_loops < 1:
+        raise ValueError(f"`max_loops` must be a positive integer, got {max_loops!r}.")
+    if sim is not None and sim.model is not model:
+        raise ValueError("`sim` must be a simulation of `model`.")
+    cg = causal_graph(model)
+    dyn = cg.dynamic
+    cache_key = ("cycles", max_length, max_loops)
+    if cache_key not in cg._index:
+        cg._index[cache_key] = _enumerate(dyn, max_length, max_loops)
+    cycles, truncated = cg._index[cache_key]
+    notes = []
+    if truncated == "count":
+        notes.append(
+            f"model {model.name!r} has more than {max_loops} feedback loops"
+            + (f" of up to {max_length} variables" if max_length else "")
+            + f"; only {max_loops} were analysed. Raise the cap with "
+            f"find_loops(model, max_loops=...) (command line: --max-loops).")
+    elif truncated == "length":
+        notes.append(
+            f"model {model.name!r} has feedback loops longer than max_length={max_length}, "
+            "which were not searched. Raise the bound with find_loops(model, max_length=...) "
+            "or max_length=None (command line: --max-length).")
+    for note in notes:
+        warnings.warn(note, LoopWarning, stacklevel=2)
+    if sim is None:
+        from ..simulate import simulate
+
+        sim = simulate(model)
+    links = [(u, v) for u, v in dyn.edges]
+    exp_pol = link_polarities(sim, cg, cg.expanded_links(links))
+    polarities = {}
+    for u, v in links:
+        signs = set()
+        for p in cg.paths(u, v):
+            s = 1
+            for a, b in zip(p[:-1], p[1:], strict=True):
+                s *= exp_pol[(a, b)]
+            signs.add(s)
+        polarities[(u, v)] = signs.pop() if len(signs) == 1 else 0
+    loops, partitions = _build(model, cg, cycles, polarities)
+    message = " ".join(notes)
+    if not loops:
+        message = (f"model {model.name!r} has no feedback loops: every stock changes only "
+                   "through exogenous inputs, so there is no loop dominance to analyse.")
+    return LoopSet(model, tuple(loops), tuple(partitions), cg, polarities, max_length,
+                   max_loops, truncated=bool(truncated), message=message)
+
+
+def _enumerate(g, max_length: int | None, max_loops: int) -> tuple[list[list[str]], str]:
+    cycles = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), max_loops + 1))
+    if len(cycles) > max_loops:
+        return cycles[:max_loops], "count"
+    if max_length is None:
+        return cycles, ""
+    # longer loops may exist only in a strongly connected component larger than the bound
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) <= max_length:
+            continue
+        sub = g.subgraph(comp)
+        for c in itertools.islice(nx.simple_cycles(sub), max_loops):
+            if len(c) > max_length:
+                return cycles, "length"
+    return cycles, ""
+
+
+def _build(model: Model, cg: CausalGraph, cycles, polarities):
+    g = cg.graph
+    order = {k: i for i, k in enumerate(model.variables)}
+    stock_rank = {k: i for i, k in enumerate(model.stocks)}
+    # cycle partitions: strongly connected components holding loops
+    comp_of = {}
+    comps = [c for c in nx.strongly_connected_components(cg.dynamic)
+             if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
+    for i, c in enumerate(comps):
+        for n in c:
+            comp_of[n] = i
+    raw = []
+    for cyc in cycles:
+        start = min(cyc, key=lambda k: (k not in stock_rank, stock_rank.get(k, 0), order[k]))
+        j = cyc.index(start)
+        keys = tuple(cyc[j:] + cyc[:j])
+        links = tuple(zip(keys, keys[1:] + keys[:1], strict=True))
+        pols = tuple(polarities[lk] for lk in links)
+        sign = 1
+        for p in pols:
+            sign *= p
+        polarity = {1: "R", -1: "B", 0: "U"}[sign]
+        stocks = [k for k in keys if model.variables[k].kind == "stock"]
+        for lk in links:
+            for p in cg.paths(*lk):
+                stocks += [k for k in p[1:-1] if model.variables[k].kind == "stock"]
+        layers = {model.variables[k].layer for k in keys}
+        raw.append(dict(keys=keys, links=links, pols=pols, polarity=polarity,
+                        stocks=tuple(dict.fromkeys(stocks)), comp=comp_of[keys[0]],
+                        layers=tuple(x for x in LAYERS if x in layers)))
+    named = _declared(model, raw)
+    # partitions ordered by number of loops, then model order
+    counts: dict[int, int] = {}
+    for r in raw:
+        counts[r["comp"]] = counts.get(r["comp"], 0) + 1
+    ranked = sorted(counts, key=lambda c: (-counts[c], min(order[k] for k in comps[c])))
+    pindex = {c: i for i, c in enumerate(ranked)}
+    used: dict[str, int] = {}
+    for r in raw:
+        decl = named.get(id(r))
+        if decl is not None:
+            m = re.fullmatch(r"([A-Za-z]+)(\d+)", decl["id"])
+            if m:
+                used[m.group(1).upper()] = max(used.get(m.group(1).upper(), 0), int(m.group(2)))
+    loops = []
+    undeclared = sorted((r for r in raw if id(r) not in named),
+                        key=lambda r: (pindex[r["comp"]], len(r["keys"]),
+                                       [order[k] for k in r["keys"]]))
+    for r in [r for r in raw if id(r) in named] + undeclared:
+        decl = named.get(id(r))
+        if decl is not None:
+            lid, name = decl["id"], decl.get("name")
+            dpol = decl.get("polarity")
+        else:
+            used[r["polarity"]] = used.get(r["polarity"], 0) + 1
+            lid, name, dpol = f"{r['polarity']}{used[r['polarity']]}", None, None
+        v = model.variables
+        loops.append(Loop(lid, name, r["polarity"], r["keys"],
+                          tuple(cg.name(k) for k in r["keys"]), r["links"], r["pols"],
+                          tuple(v[k].name for k in r["stocks"]), pindex[r["comp"]],
+                          r["layers"], dpol))
+    rank = {"R": 0, "B": 1, "U": 2}
+    loops.sort(key=lambda lp: (lp.partition, lp.name is None, rank.get(lp.polarity, 3),
+                               _num(lp.id), lp.id))
+    partitions = []
+    for c in ranked:
+        stocks = [k for k in model.stocks if any(k in r["stocks"] for r in raw
+                                                  if r["comp"] == c)]
+        partitions.append(Partition(pindex[c], tuple(model.variables[k].name for k in stocks),
+                                    tuple(lp.id for lp in loops if lp.partition == pindex[c])))
+    return loops, partitions
+
+
+def _num(lid: str) -> int:
+    m = re.search(r"(\d+)$", lid)
+    return int(m.group(1)) if m else 0
+
+
+def _declared(model: Model, raw: list[dict]) -> dict[int, dict[str, Any]]:
+    """Match the ``[[loop]]`` declarations of the model's metadata to the loops found."""
+    decls = model.metadata.get("loop") or model.metadata.get("loops") or []
+    if isinstance(decls, Mapping):
+        decls = [dict(v, id=v.get("id", k)) for k, v in decls.items()]
+    out: dict[int, dict[str, Any]] = {}
+    for n, decl in enumerate(decls):
+        lid = str(decl.get("id") or f"L{n + 1}")
+        names = decl.get("variables") or []
+        try:
+            keys = [model.resolve(x) for x in names]
+        except UnknownNameError as exc:
+            warnings.warn(f"documented loop {lid} ({decl.get('name', '')!s}): {exc}",
+                          LoopWarning, stacklevel=3)
+            continue
+        best, best_extra = None, None
+        for r in raw:
+            if id(r) in out:
+                continue
+            cyc = r["keys"]
+            if not set(keys) <= set(cyc) or not _in_cyclic_order(keys, cyc):
+                continue
+            extra = len(cyc) - len(set(keys))
+            if best is None or extra < best_extra:
+                best, best_extra = r, extra
+        if best is None:
+            warnings.warn(
+                f"documented loop {lid} {decl.get('name', '')!r} ({' -> '.join(names)}) is not "
+                f"a feedback loop of model {model.name!r}; check its variables and their order.",
+                LoopWarning, stacklevel=3)
+            continue
+        d = dict(decl, id=lid)
+        pol = str(d.get("polarity") or "").upper()[:1] or None
+        d["polarity"] = pol
+        if pol in ("R", "B") and best["polarity"] in ("R", "B") and pol != best["polarity"]:
+            warnings.warn(
+                f"documented loop {lid} {decl.get('name', '')!r} is declared {pol} but its link "
+                f"polarities make it {best['polarity']} along the run.", LoopWarning,
+                stacklevel=3)
+        out[id(best)] = d
+    return out
+
+
+def _in_cyclic_order(keys: list[str], cyc: tuple[str, ...]) -> bool:
+    if not keys:
+        return False
+    pos = [cyc.index(k) for k in keys]
+    j = pos.index(min(pos))
+    rot = pos[j:] + pos[:j]
+    return all(a < b for a, b in zip(rot, rot[1:], strict=False))
