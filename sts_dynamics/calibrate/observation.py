@@ -267,7 +267,7 @@ class NegativeBinomial(ObservationModel):
         hi = np.full(mu.shape[1:], np.log(self.PHI_MAX))
         with np.errstate(divide="ignore", invalid="ignore"):
             at_max = self._score(hi, y, mu, observed) >= 0
-            for _ in range(60):  # bisection on the score, all runs at once
+            for _ in range(45):  # bisection on the score, all runs at once (to ~1e-12)
                 mid = 0.5 * (lo + hi)
                 up = self._score(mid, y, mu, observed) > 0
                 lo = np.where(up, mid, lo)
