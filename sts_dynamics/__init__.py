@@ -12,6 +12,14 @@ from .errors import (
     UnknownNameError,
     UnsupportedFeatureError,
 )
+from .experiments import (
+    ExperimentResult,
+    Policy,
+    Scenario,
+    monte_carlo,
+    run_experiment,
+    sensitivity,
+)
 from .io import bundled_models, load, load_contexts
 from .loops import LoopAnalysis, LoopSet, find_loops, loop_dominance
 from .model import Model, Variable
@@ -28,3 +36,5 @@ __all__ = [
     "SimulationError", "__version__",
 ]
 __all__ += ["find_loops", "loop_dominance", "LoopSet", "LoopAnalysis"]
+__all__ += ["Scenario", "Policy", "run_experiment", "monte_carlo", "sensitivity",
+            "ExperimentResult"]

@@ -57,7 +57,7 @@ def _params(items: list[str] | None) -> dict:
 
 
 def run(args) -> int:
-    from ..experiments.sensitivity import sensitivity
+    from ..experiments.sensitivity_analysis import sensitivity
     from ..io import load
     from .common import write_frame
 

@@ -13,8 +13,10 @@ from .distributions import (
 from .kpis import KPI
 from .policy import Policy, Scenario
 from .result import ExperimentResult
+from .sensitivity_analysis import SensitivityResult, sensitivity
 
 __all__ = [
-    "Policy", "Scenario", "run_experiment", "monte_carlo", "ExperimentResult", "KPI",
+    "Policy", "Scenario", "run_experiment", "monte_carlo", "sensitivity", "ExperimentResult",
+    "SensitivityResult", "KPI",
     "Distribution", "Uniform", "Normal", "LogNormal", "Triangular", "Posterior", "Uncertainty",
 ]
