@@ -123,26 +123,33 @@ def _fmt(x: float) -> str:
 def kpi_table(result) -> pd.DataFrame:
     """The KPI table formatted for a terminal: one row per KPI and scenario."""
     table = result.kpis()
+    order = {name: i for i, name in enumerate(result.kpi_names)}
+    table = table.sort_values("kpi", key=lambda c: c.map(order), kind="stable")
     lo, hi = result.percentiles
     rows = []
+    mc = result.n_samples > 1
     for _, r in table.iterrows():
         is_base = r["scenario"] == result.baseline
-        change = "" if is_base else (
-            f"{r['change_pct']:+.1f}%" if np.isfinite(r["change_pct"]) else _fmt(r["change"]))
-        band = "" if is_base or result.n_samples == 1 else \
-            f"[{_fmt(r[f'change_p{lo:g}'])}, {_fmt(r[f'change_p{hi:g}'])}]"
+        pct = np.isfinite(r["change_pct"])
+        if is_base:
+            change = band = ""
+        elif pct:
+            change = f"{r['change_pct']:+.1f}%"
+            band = f"[{r[f'change_pct_p{lo:g}']:+.1f}%, {r[f'change_pct_p{hi:g}']:+.1f}%]"
+        else:
+            change = _fmt(r["change"])
+            band = f"[{_fmt(r[f'change_p{lo:g}'])}, {_fmt(r[f'change_p{hi:g}'])}]"
         rows.append({
             "KPI": r["kpi"] + (f" [{r['units']}]" if r["units"] else ""),
             "scenario": r["scenario"],
             "median": _fmt(r["median"]),
-            f"p{lo:g}-p{hi:g}": ("" if result.n_samples == 1 else
-                                 f"{_fmt(r[f'p{lo:g}'])} - {_fmt(r[f'p{hi:g}'])}"),
+            f"p{lo:g}-p{hi:g}": f"{_fmt(r[f'p{lo:g}'])} - {_fmt(r[f'p{hi:g}'])}" if mc else "",
             "vs baseline": change,
-            "change band": band,
+            f"change p{lo:g}-p{hi:g}": band if mc else "",
         })
     df = pd.DataFrame(rows)
-    if result.n_samples == 1:
-        df = df.drop(columns=[f"p{lo:g}-p{hi:g}", "change band"])
+    if not mc:
+        df = df.drop(columns=[f"p{lo:g}-p{hi:g}", f"change p{lo:g}-p{hi:g}"])
     df.loc[df["KPI"].duplicated(), "KPI"] = ""
     return df.set_index("KPI")
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 from ..errors import ConfigError, close_matches
 
@@ -128,15 +128,15 @@ class Normal(Distribution):
                               f"(sd {self.sd:g}).")
 
     def _cdf_bounds(self) -> tuple[float, float]:
-        lo = 0.0 if self.low is None else float(stats.norm.cdf(self.low, self.mean, self.sd))
-        hi = 1.0 if self.high is None else float(stats.norm.cdf(self.high, self.mean, self.sd))
+        lo = 0.0 if self.low is None else float(ndtr((self.low - self.mean) / self.sd))
+        hi = 1.0 if self.high is None else float(ndtr((self.high - self.mean) / self.sd))
         return lo, hi
 
     def ppf(self, u: Any) -> np.ndarray:
         lo, hi = self._cdf_bounds()
         q = lo + (hi - lo) * np.asarray(u, dtype=float)
         q = np.clip(q, 1e-15, 1 - 1e-15)
-        x = stats.norm.ppf(q, self.mean, self.sd)
+        x = self.mean + self.sd * ndtri(q)
         if self.low is not None or self.high is not None:
             x = np.clip(x, -np.inf if self.low is None else self.low,
                         np.inf if self.high is None else self.high)
@@ -173,7 +173,7 @@ class LogNormal(Distribution):
 
     def ppf(self, u: Any) -> np.ndarray:
         q = np.clip(np.asarray(u, dtype=float), 1e-15, 1 - 1e-15)
-        return self.median * np.exp(self.sigma * stats.norm.ppf(q))
+        return self.median * np.exp(self.sigma * ndtri(q))
 
 
 @dataclass(frozen=True)

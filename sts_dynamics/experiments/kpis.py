@@ -189,9 +189,14 @@ def resolve_kpis(model: Model, kpis: Any = None) -> list[tuple[KPI, str]]:
         if kind == "lookup":
             raise ConfigError(f"KPI {k.name!r}: {k.variable!r} is a lookup table, not a "
                               "variable with values over time.")
-        if k.stat == "auto":
-            k = KPI(k.name, k.variable, "final" if kind == "stock" else "mean", None, k.scale,
-                    k.units, k.better, k.description)
+        units = k.units
+        if not units and k.scale == 1.0 and k.stat not in ("mean_per_year", "change_per_year",
+                                                           "integral"):
+            units = model.variables[key].units or ""
+            units = "" if units.lower() in ("dmnl", "dimensionless", "1") else units
+        stat = ("final" if kind == "stock" else "mean") if k.stat == "auto" else k.stat
+        if (stat, units) != (k.stat, k.units):
+            k = KPI(k.name, k.variable, stat, k.at, k.scale, units, k.better, k.description)
         if k.stat in ("mean_per_year", "change_per_year") and \
                 per_year(model.control.time_units) is None:
             raise ConfigError(

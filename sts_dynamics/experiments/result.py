@@ -175,7 +175,8 @@ class ExperimentResult:
         Columns: ``scenario, kpi, units, median, p<lo>, p<hi>`` (over runs), ``baseline``
         (the baseline's median), ``change`` with ``change_p<lo>, change_p<hi>`` (percentiles
         of the run-by-run difference from the baseline: the same parameter set under both
-        scenarios), ``change_pct`` (median relative change, %) and ``runs`` (successful).
+        scenarios), ``change_pct`` with ``change_pct_p<lo>, change_pct_p<hi>`` (relative
+        change run by run, %; NaN where the baseline is 0) and ``runs`` (successful runs).
         """
         lo, hi = self.percentiles if percentiles is None else tuple(percentiles)
         b = self._scenario_index(self.baseline)
@@ -194,7 +195,8 @@ class ExperimentResult:
                     "median": qv[0], f"p{lo:g}": qv[1], f"p{hi:g}": qv[2],
                     "baseline": _nanpct(base[k], [50])[0],
                     "change": qd[0], f"change_p{lo:g}": qd[1], f"change_p{hi:g}": qd[2],
-                    "change_pct": _nanpct(rel, [50])[0],
+                    **dict(zip(["change_pct", f"change_pct_p{lo:g}", f"change_pct_p{hi:g}"],
+                               _nanpct(rel, [50, lo, hi]), strict=True)),
                     "runs": int(np.isfinite(v).sum()),
                 })
         return pd.DataFrame(rows)
