@@ -178,6 +178,8 @@ def test_ensemble_is_vectorized_over_runs(bass):
     assert dom.loop_scores.shape == (len(ens.t), 2, 3)
     single = loop_dominance(sd.simulate(bass, method="euler"))
     assert np.allclose(dom.loop_scores[2:, :, 1], single.loop_scores[2:], equal_nan=True)
+    assert np.array_equal(dom.dominant[:, :, 1], single.dominant)
+    assert [p.loops for p in dom.periods] == [("R1",), ("B1",)]     # from the median run
     assert dom.to_frame().shape[0] == len(ens.t) * 2 * 3
     assert not dom.loop_scores.flags.writeable
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -62,8 +62,8 @@ class LoopAnalysis:
         Same shape: the loop belongs to the smallest set of its partition whose |relative
         scores| add up to ``threshold`` (0.5) or more.
     periods : tuple of DominantPeriod
-        Dominant periods of a single run; of an ensemble, computed from the median relative
-        scores over runs.
+        Dominant periods of a single run; of an ensemble, computed from the mean relative
+        scores over runs.  ``dominant`` and ``periods`` are computed on first use.
     message : str
         A note for the user (for example "no feedback loops"), or ``""``.
     """
@@ -76,18 +76,31 @@ class LoopAnalysis:
     link_scores: Mapping[tuple[str, str], np.ndarray]
     loop_scores: np.ndarray
     relative_scores: np.ndarray
-    dominant: np.ndarray
-    periods: tuple[DominantPeriod, ...]
     threshold: float = 0.5
     message: str = ""
     timing: str = TIMING
     _index: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for a in (self.t, self.loop_scores, self.relative_scores, self.dominant,
-                  *self.link_scores.values()):
+        for a in (self.t, self.loop_scores, self.relative_scores, *self.link_scores.values()):
             a.setflags(write=False)
         object.__setattr__(self, "link_scores", MappingProxyType(dict(self.link_scores)))
+
+    # computed on first use, then kept
+    @cached_property
+    def dominant(self) -> np.ndarray:
+        from .dominance import dominant_mask
+
+        mask = dominant_mask(self.relative_scores, self.loops, self.threshold)
+        mask.setflags(write=False)
+        return mask
+
+    @cached_property
+    def periods(self) -> tuple[DominantPeriod, ...]:
+        from .dominance import dominant_periods
+
+        return tuple(dominant_periods(self.t, self._median_relative(), self.loops,
+                                      self.threshold))
 
     # -- access -------------------------------------------------------------------------------
     @property
@@ -123,12 +136,14 @@ class LoopAnalysis:
         return a.reshape(a.shape[0], a.shape[1], 1 if self.n_runs is None else self.n_runs)
 
     def _median_relative(self) -> np.ndarray:
+        """Relative scores of a single run; of an ensemble, their mean over runs."""
         rel = self.relative_scores
         if rel.ndim == 2:
             return rel
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(rel, axis=2)
+        ok = np.isfinite(rel)
+        n = ok.sum(axis=2)
+        with np.errstate(all="ignore"):
+            return np.where(n > 0, np.where(ok, rel, 0.0).sum(axis=2) / n, np.nan)
 
     def share(self) -> pd.Series:
         """Share of dominance of each loop over the run: mean |relative score| in [0, 1].

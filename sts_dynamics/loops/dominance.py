@@ -10,7 +10,7 @@ from .analysis import DominantPeriod, LoopAnalysis
 from .find import DEFAULT_MAX_LENGTH, DEFAULT_MAX_LOOPS, LoopSet, find_loops
 from .scores import composite_scores, expanded_link_scores
 
-__all__ = ["loop_dominance", "dominant_mask", "METHODS"]
+__all__ = ["loop_dominance", "dominant_mask", "dominant_periods", "relative_scores", "METHODS"]
 
 #: Forms of the link scores (see :mod:`sts_dynamics.loops.scores`).
 METHODS = ("auto", "discrete", "continuous")
@@ -81,19 +81,33 @@ def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str
     collapsed = composite_scores(cg, links, expanded)
     n_t = len(sim.t)
     tail = () if sim.n_runs is None else (sim.n_runs,)
-    n_l = len(loops)
-    scores = np.ones((n_t, n_l) + tail)
-    for j, lp in enumerate(loops):
-        for lk in lp.links:
-            scores[:, j] = scores[:, j] * collapsed[lk]
+    scores = _loop_scores(loops, collapsed, (n_t,) + tail)
     rel = relative_scores(scores, loops)
-    mask = dominant_mask(rel, loops, threshold)
     link_scores = {(cg.name(u), cg.name(v)): np.asarray(collapsed[(u, v)], dtype=float)
                    for u, v in links}
-    analysis_rel = rel if rel.ndim == 2 else _median(rel)
-    periods = _periods(sim.t, analysis_rel, loops, threshold)
     return LoopAnalysis(model, loops, np.array(sim.t), sim.n_runs, method, link_scores, scores,
-                        rel, mask, tuple(periods), threshold, loops.message)
+                        rel, threshold, loops.message)
+
+
+def _loop_scores(loops: LoopSet, collapsed: dict, shape: tuple[int, ...]) -> np.ndarray:
+    """Products of link scores around every loop, grouped by loop length (vectorized)."""
+    n_l = len(loops)
+    out = np.ones((shape[0], n_l) + shape[1:])
+    if not n_l:
+        return out
+    index = {lk: i for i, lk in enumerate(collapsed)}
+    stack = np.stack([np.broadcast_to(collapsed[lk], shape) for lk in collapsed])
+    by_len: dict[int, list[int]] = {}
+    for j, lp in enumerate(loops):
+        by_len.setdefault(lp.length, []).append(j)
+    with np.errstate(all="ignore"):
+        for _, cols in by_len.items():
+            idx = np.array([[index[lk] for lk in loops[j].links] for j in cols])
+            prod = stack[idx[:, 0]]                      # (n_loops_L, n_time[, n_runs])
+            for p in range(1, idx.shape[1]):
+                prod *= stack[idx[:, p]]
+            out[:, cols] = np.moveaxis(prod, 0, 1)
+    return out
 
 
 def _euler_every_step(sim: Simulation) -> bool:
@@ -103,45 +117,60 @@ def _euler_every_step(sim: Simulation) -> bool:
     return bool(np.allclose(np.diff(sim.t), dt, rtol=1e-9, atol=1e-12))
 
 
-def _median(rel: np.ndarray) -> np.ndarray:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(rel, axis=2)
+def _columns(loops: LoopSet, part) -> slice | np.ndarray:
+    """Columns of a partition's loops: a slice when contiguous (loops are sorted by partition)."""
+    cols = np.array([loops.index(i) for i in part.loops])
+    if len(cols) and np.array_equal(cols, np.arange(cols[0], cols[0] + len(cols))):
+        return slice(int(cols[0]), int(cols[0]) + len(cols))
+    return cols
 
 
 def relative_scores(scores: np.ndarray, loops: LoopSet) -> np.ndarray:
     """Loop scores over the sum of |loop score| of their cycle partition (NaN where it is 0)."""
     rel = np.full(scores.shape, np.nan)
     for p in loops.partitions:
-        cols = [loops.index(i) for i in p.loops]
+        cols = _columns(loops, p)
         block = scores[:, cols]
+        total = np.abs(block).sum(axis=1, keepdims=True)
+        total[total == 0] = np.nan
         with np.errstate(all="ignore"):
-            total = np.abs(block).sum(axis=1, keepdims=True)
-            rel[:, cols] = np.where(total > 0, block / total, np.nan)
+            rel[:, cols] = block / total
     return rel
 
 
 def dominant_mask(rel: np.ndarray, loops: LoopSet, threshold: float = 0.5) -> np.ndarray:
-    """Per time (and run): the smallest set of loops of each partition reaching ``threshold``."""
-    mask = np.zeros(rel.shape, dtype=bool)
+    """Per time (and run): the smallest set of loops of each partition reaching ``threshold``.
+
+    Loops are taken in decreasing order of |relative score| (ties: the earlier loop first)
+    until their |relative scores| add up to ``threshold``; NaN rows have no dominant loop.
+    """
+    rel2 = np.moveaxis(rel, 1, -1).reshape(-1, rel.shape[1]) if rel.ndim == 3 else rel
+    mask = np.zeros(rel2.shape, dtype=bool)
     for p in loops.partitions:
         cols = np.array([loops.index(i) for i in p.loops])
-        a = np.abs(rel[:, cols])
+        a = np.abs(rel2[:, cols])
         finite = np.isfinite(a).all(axis=1)
-        a = np.where(np.isfinite(a), a, 0.0)
-        order = np.argsort(-a, axis=1, kind="stable")
-        srt = np.take_along_axis(a, order, axis=1)
-        before = np.cumsum(srt, axis=1) - srt       # sum of the larger ones before each
-        chosen_sorted = (before < threshold - 1e-12) & (srt > 0)
-        chosen = np.zeros_like(chosen_sorted)
-        np.put_along_axis(chosen, order, chosen_sorted, axis=1)
-        mask[:, cols] = chosen & finite[:, None]
+        a[~finite] = 0.0
+        chosen = np.zeros(a.shape, dtype=bool)
+        rows = np.flatnonzero(finite)
+        acc = np.zeros(len(rows))
+        while rows.size:
+            j = np.argmax(a[rows], axis=1)
+            val = a[rows, j]
+            on = val > 0
+            chosen[rows[on], j[on]] = True
+            a[rows, j] = -1.0
+            acc += val
+            keep = on & (acc < threshold - 1e-12)
+            rows, acc = rows[keep], acc[keep]
+        mask[:, cols] = chosen
+    if rel.ndim == 3:
+        n_t, n_l, n_r = rel.shape
+        return np.moveaxis(mask.reshape(n_t, n_r, n_l), -1, 1)
     return mask
 
 
-def _periods(t: np.ndarray, rel: np.ndarray, loops: LoopSet,
+def dominant_periods(t: np.ndarray, rel: np.ndarray, loops: LoopSet,
              threshold: float) -> list[DominantPeriod]:
     mask = dominant_mask(rel, loops, threshold)
     out = []
@@ -153,7 +182,7 @@ def _periods(t: np.ndarray, rel: np.ndarray, loops: LoopSet,
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts - 1, [len(t) - 1]])
         for a, b in zip(starts, ends, strict=True):
-            row = tuple(ids[c] for c, on in zip(cols, m[a], strict=True) if on)
+            row = tuple(ids[cols[c]] for c in np.flatnonzero(m[a]))
             if row:
                 out.append(DominantPeriod(p.index, float(t[a]), float(t[b]), row))
     return out

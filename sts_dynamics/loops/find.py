@@ -21,8 +21,9 @@ from .scores import link_polarities
 __all__ = ["Loop", "LoopSet", "Partition", "find_loops", "LoopWarning", "DEFAULT_MAX_LENGTH",
            "DEFAULT_MAX_LOOPS"]
 
-#: Default length bound of the loop search (number of variables in a loop).
-DEFAULT_MAX_LENGTH = 16
+#: Default length bound of the loop search (number of variables in a loop): none, the count
+#: cap bounds the work.
+DEFAULT_MAX_LENGTH: int | None = None
 #: Default cap on the number of loops enumerated.
 DEFAULT_MAX_LOOPS = 1000
 
@@ -206,7 +207,8 @@ def find_loops(model: Model | Simulation, *, max_length: int | None = DEFAULT_MA
     max_length : int or None
         Longest loop searched (number of variables); ``None`` for no bound.
     max_loops : int
-        Stop after this many loops; a :class:`LoopWarning` says how to raise the cap.
+        At most this many loops (the shortest ones are kept); a :class:`LoopWarning` says how
+        to raise the cap.
     sim : Simulation, optional
         The run along which polarity is evaluated (default: ``sd.simulate(model)``).
 
@@ -267,7 +269,10 @@ def find_loops(model: Model | Simulation, *, max_length: int | None = DEFAULT_MA
                 s *= exp_pol[(a, b)]
             signs.add(s)
         polarities[(u, v)] = signs.pop() if len(signs) == 1 else 0
-    loops, partitions = _build(model, cg, cycles, polarities)
+    skey = ("structure", max_length, max_loops)
+    if skey not in cg._index:
+        cg._index[skey] = _structure(model, cg, cycles)
+    loops, partitions = _build(model, cg._index[skey], polarities)
     message = " ".join(notes)
     if not loops:
         message = (f"model {model.name!r} has no feedback loops: every stock changes only "
@@ -277,9 +282,21 @@ def find_loops(model: Model | Simulation, *, max_length: int | None = DEFAULT_MA
 
 
 def _enumerate(g, max_length: int | None, max_loops: int) -> tuple[list[list[str]], str]:
+    """Cycles of ``g``; over the cap, the shortest ``max_loops`` of them."""
     cycles = list(itertools.islice(nx.simple_cycles(g, length_bound=max_length), max_loops + 1))
     if len(cycles) > max_loops:
-        return cycles[:max_loops], "count"
+        # keep the shortest loops rather than the first ones Johnson's algorithm yields
+        bound, kept = 1, []
+        while True:
+            found = list(itertools.islice(nx.simple_cycles(g, length_bound=bound),
+                                          max_loops + 1))
+            if len(found) > max_loops:
+                longest = [c for c in found if len(c) == bound]
+                kept = [c for c in found if len(c) < bound]
+                kept += sorted(longest)[: max_loops - len(kept)]
+                break
+            bound += 1
+        return kept, "count"
     if max_length is None:
         return cycles, ""
     # longer loops may exist only in a strongly connected component larger than the bound
@@ -293,10 +310,16 @@ def _enumerate(g, max_length: int | None, max_loops: int) -> tuple[list[list[str
     return cycles, ""
 
 
-def _build(model: Model, cg: CausalGraph, cycles, polarities):
+def _structure(model: Model, cg: CausalGraph, cycles) -> dict[str, Any]:
+    """Everything about the loops that does not depend on a run (cached per model)."""
     g = cg.graph
-    order = {k: i for i, k in enumerate(model.variables)}
+    v = model.variables
+    order = {k: i for i, k in enumerate(v)}
     stock_rank = {k: i for i, k in enumerate(model.stocks)}
+    layer = {k: v[k].layer for k in g}
+    link_stocks = {}
+    for a, b, d in g.edges(data=True):
+        link_stocks[(a, b)] = [k for p in d["paths"] for k in p[1:-1] if v[k].kind == "stock"]
     # cycle partitions: strongly connected components holding loops
     comp_of = {}
     comps = [c for c in nx.strongly_connected_components(cg.dynamic)
@@ -310,21 +333,14 @@ def _build(model: Model, cg: CausalGraph, cycles, polarities):
         j = cyc.index(start)
         keys = tuple(cyc[j:] + cyc[:j])
         links = tuple(zip(keys, keys[1:] + keys[:1], strict=True))
-        pols = tuple(polarities[lk] for lk in links)
-        sign = 1
-        for p in pols:
-            sign *= p
-        polarity = {1: "R", -1: "B", 0: "U"}[sign]
-        stocks = [k for k in keys if model.variables[k].kind == "stock"]
+        stocks = [k for k in keys if k in stock_rank]
         for lk in links:
-            for p in cg.paths(*lk):
-                stocks += [k for k in p[1:-1] if model.variables[k].kind == "stock"]
-        layers = {model.variables[k].layer for k in keys}
-        raw.append(dict(keys=keys, links=links, pols=pols, polarity=polarity,
-                        stocks=tuple(dict.fromkeys(stocks)), comp=comp_of[keys[0]],
+            stocks += link_stocks[lk]
+        layers = {layer[k] for k in keys}
+        raw.append(dict(keys=keys, links=links, stocks=tuple(dict.fromkeys(stocks)),
+                        comp=comp_of[keys[0]], names=tuple(g.nodes[k]["name"] for k in keys),
                         layers=tuple(x for x in LAYERS if x in layers)))
     named = _declared(model, raw)
-    # partitions ordered by number of loops, then model order
     counts: dict[int, int] = {}
     for r in raw:
         counts[r["comp"]] = counts.get(r["comp"], 0) + 1
@@ -332,37 +348,55 @@ def _build(model: Model, cg: CausalGraph, cycles, polarities):
     pindex = {c: i for i, c in enumerate(ranked)}
     used: dict[str, int] = {}
     for r in raw:
-        decl = named.get(id(r))
+        r["partition"] = pindex[r["comp"]]
+        r["decl"] = decl = named.get(id(r))
         if decl is not None:
             m = re.fullmatch(r"([A-Za-z]+)(\d+)", decl["id"])
             if m:
                 used[m.group(1).upper()] = max(used.get(m.group(1).upper(), 0), int(m.group(2)))
-    loops = []
-    undeclared = sorted((r for r in raw if id(r) not in named),
-                        key=lambda r: (pindex[r["comp"]], len(r["keys"]),
+    declared = [r for r in raw if r["decl"] is not None]
+    undeclared = sorted((r for r in raw if r["decl"] is None),
+                        key=lambda r: (r["partition"], len(r["keys"]),
                                        [order[k] for k in r["keys"]]))
-    for r in [r for r in raw if id(r) in named] + undeclared:
-        decl = named.get(id(r))
+    parts = []
+    for c in ranked:
+        in_part = set()
+        for r in raw:
+            if r["comp"] == c:
+                in_part.update(r["stocks"])
+        parts.append((pindex[c], tuple(v[k].name for k in model.stocks if k in in_part)))
+    return dict(raw=declared + undeclared, used=used, parts=parts)
+
+
+def _build(model: Model, structure: dict[str, Any], polarities):
+    used = dict(structure["used"])
+    v = model.variables
+    loops = []
+    for r in structure["raw"]:
+        pols = tuple(polarities[lk] for lk in r["links"])
+        sign = 1
+        for p in pols:
+            sign *= p
+        polarity = {1: "R", -1: "B", 0: "U"}[sign]
+        decl = r["decl"]
         if decl is not None:
-            lid, name = decl["id"], decl.get("name")
-            dpol = decl.get("polarity")
+            lid, name, dpol = decl["id"], decl.get("name"), decl.get("polarity")
+            if dpol in ("R", "B") and polarity in ("R", "B") and dpol != polarity:
+                warnings.warn(
+                    f"documented loop {lid} {name!r} is declared {dpol} but its link "
+                    f"polarities make it {polarity} along the run.", LoopWarning,
+                    stacklevel=3)
         else:
-            used[r["polarity"]] = used.get(r["polarity"], 0) + 1
-            lid, name, dpol = f"{r['polarity']}{used[r['polarity']]}", None, None
-        v = model.variables
-        loops.append(Loop(lid, name, r["polarity"], r["keys"],
-                          tuple(cg.name(k) for k in r["keys"]), r["links"], r["pols"],
-                          tuple(v[k].name for k in r["stocks"]), pindex[r["comp"]],
-                          r["layers"], dpol))
+            used[polarity] = used.get(polarity, 0) + 1
+            lid, name, dpol = f"{polarity}{used[polarity]}", None, None
+        loops.append(Loop(lid, name, polarity, r["keys"], r["names"], r["links"], pols,
+                          tuple(v[k].name for k in r["stocks"]), r["partition"], r["layers"],
+                          dpol))
     rank = {"R": 0, "B": 1, "U": 2}
     loops.sort(key=lambda lp: (lp.partition, lp.name is None, rank.get(lp.polarity, 3),
                                _num(lp.id), lp.id))
-    partitions = []
-    for c in ranked:
-        stocks = [k for k in model.stocks if any(k in r["stocks"] for r in raw
-                                                  if r["comp"] == c)]
-        partitions.append(Partition(pindex[c], tuple(model.variables[k].name for k in stocks),
-                                    tuple(lp.id for lp in loops if lp.partition == pindex[c])))
+    partitions = [Partition(i, stocks, tuple(lp.id for lp in loops if lp.partition == i))
+                  for i, stocks in structure["parts"]]
     return loops, partitions
 
 
@@ -403,13 +437,7 @@ def _declared(model: Model, raw: list[dict]) -> dict[int, dict[str, Any]]:
                 LoopWarning, stacklevel=3)
             continue
         d = dict(decl, id=lid)
-        pol = str(d.get("polarity") or "").upper()[:1] or None
-        d["polarity"] = pol
-        if pol in ("R", "B") and best["polarity"] in ("R", "B") and pol != best["polarity"]:
-            warnings.warn(
-                f"documented loop {lid} {decl.get('name', '')!r} is declared {pol} but its link "
-                f"polarities make it {best['polarity']} along the run.", LoopWarning,
-                stacklevel=3)
+        d["polarity"] = str(d.get("polarity") or "").upper()[:1] or None
         out[id(best)] = d
     return out
 

@@ -101,11 +101,17 @@ def _sign_of(d: np.ndarray) -> int:
     return 0
 
 
+#: Polarity is evaluated at up to this many output times, evenly spread over the run.
+POLARITY_POINTS = 512
+
+
 def link_polarities(sim: Simulation, cg: CausalGraph,
                     links: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Polarity (+1, -1, or 0 for unknown) of expanded links, from the sign of dz/dx along ``sim``.
 
     A link whose partial derivative changes sign along the run, or is zero throughout, gets 0.
+    The derivative is evaluated at every output time (at most :data:`POLARITY_POINTS`, evenly
+    spread) of every run.
     """
     out: dict[tuple[str, str], int] = {}
     by_target: dict[str, list[str]] = {}
@@ -116,9 +122,13 @@ def link_polarities(sim: Simulation, cg: CausalGraph,
         else:
             by_target.setdefault(v, []).append(u)
     t = _times(sim)
+    n = len(sim.t)
+    take = slice(None) if n <= POLARITY_POINTS else \
+        np.unique(np.linspace(0, n - 1, POLARITY_POINTS).round().astype(int))
+    t = t[take]
     for z, xs in by_target.items():
         f, deps = _equation(sim, z)
-        inputs = {d: sim.values[d] for d in deps}
+        inputs = {d: sim.values[d][take] for d in deps}
         for x in xs:
             out[(x, z)] = _sign_of(_partial(f, inputs, x, t)) if x in inputs else 0
     return out
@@ -191,7 +201,8 @@ def expanded_link_scores(sim: Simulation, cg: CausalGraph, links: Iterable[tuple
             flows.append((u, v))
         else:
             by_target.setdefault(v, []).append(u)
-    nets: dict[str, np.ndarray] = {}
+    nets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    changes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if method == "continuous":
         d1, d2 = rates(sim)
     with np.errstate(all="ignore"):
@@ -199,12 +210,17 @@ def expanded_link_scores(sim: Simulation, cg: CausalGraph, links: Iterable[tuple
             sign = cg.expanded.edges[i, s]["sign"]
             if method == "discrete":
                 ls = np.full(shape, np.nan)
-                net = nets.get(s)
-                if net is None:
-                    net = nets[s] = _net(sim, s)
-                dnet = np.diff(net, axis=0)
-                di = np.diff(vals[i], axis=0)
-                ls[1:] = np.where(_nonzero_pair(dnet, net[1:]), sign * np.abs(di / dnet), 0.0)
+                if s not in nets:
+                    net = _net(sim, s)
+                    dnet = np.diff(net, axis=0)
+                    nets[s] = (dnet, _nonzero_pair(dnet, net[1:]))
+                dnet, moved = nets[s]
+                di, _ = _change(vals, i, changes)
+                score = np.abs(di / dnet)
+                if sign < 0:
+                    np.negative(score, out=score)
+                score[~moved] = 0.0
+                ls[1:] = score
             else:
                 den = d2[s]
                 ls = np.where(_nonzero(den), sign * np.abs(d1[i] / den), 0.0)
@@ -214,17 +230,19 @@ def expanded_link_scores(sim: Simulation, cg: CausalGraph, links: Iterable[tuple
             zv = vals[z]
             if method == "discrete":
                 prev = {d: vals[d][:-1] for d in deps}
-                dz = np.diff(zv, axis=0)
+                dz, z_moved = _change(vals, z, changes)
                 for x in xs:
                     ls = np.full(shape, np.nan)
                     if x not in vals:
                         ls[1:] = 0.0
                         out[(x, z)] = ls
                         continue
-                    dx = np.diff(vals[x], axis=0)
+                    dx, x_moved = _change(vals, x, changes)
                     dxz = np.asarray(f({**prev, x: vals[x][1:]}, t[:-1]), dtype=float) - zv[:-1]
-                    ok = _nonzero_pair(dz, zv[1:]) & _nonzero_pair(dx, vals[x][1:])
-                    ls[1:] = np.where(ok, np.abs(dxz / dz) * np.sign(dxz / dx), 0.0)
+                    score = np.abs(dxz / dz)
+                    np.copysign(score, dxz * dx, out=score)
+                    score[~(z_moved & x_moved)] = 0.0
+                    ls[1:] = score
                     out[(x, z)] = ls
             else:
                 inputs = {d: vals[d] for d in deps}
@@ -240,6 +258,15 @@ def expanded_link_scores(sim: Simulation, cg: CausalGraph, links: Iterable[tuple
     return out
 
 
+def _change(vals, key: str, memo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The step changes of a variable and where they are non-zero (memoized)."""
+    if key not in memo:
+        x = vals[key]
+        d = np.diff(x, axis=0)
+        memo[key] = (d, _nonzero_pair(d, x[1:]))
+    return memo[key]
+
+
 def _net(sim: Simulation, stock: str) -> np.ndarray:
     var = sim.model.variables[stock]
     vals = sim.values
@@ -253,7 +280,9 @@ def _net(sim: Simulation, stock: str) -> np.ndarray:
 
 def _nonzero_pair(delta: np.ndarray, level: np.ndarray) -> np.ndarray:
     """A change is non-zero when it exceeds round-off of the variable's level."""
-    return np.abs(delta) > 1e-13 * np.maximum(np.abs(level), 1e-300)
+    tol = np.abs(level)
+    tol *= 1e-13
+    return np.abs(delta) > tol
 
 
 def composite_scores(cg: CausalGraph, links: Iterable[tuple[str, str]],
