@@ -211,3 +211,20 @@ def test_bad_input(bass, bass_dom):
         bass_dom.score("R9")
     with pytest.raises(sd.UnknownNameError, match="no dynamic link"):
         bass_dom.link_score("market size", "Adopters")
+
+
+def test_inactive_link_polarity_is_probed_off_the_run():
+    dom = loop_dominance(sd.simulate(sd.load(HERE / "data" / "inactive_branch.mdl")))
+    r1, b1 = dom.loops["R1"], dom.loops["B1"]
+    assert r1.variables == ("Backlog", "arrivals") and r1.link_polarities == (1, 1)
+    assert b1.variables == ("Backlog", "completions")
+    assert np.all(dom.score("R1")[1:] == 0)       # inactive all along: no share
+    assert dom.share()["B1"] == pytest.approx(1.0)
+
+
+def test_main_periods_remove_flicker():
+    dom = loop_dominance(sd.simulate(sd.load(SMOOTH_LOOP)))
+    assert len(dom.periods) > 10                  # the raw dominant sets flicker
+    main = dom.main_periods()
+    assert 1 < len(main) < 8 and all(len(p.loops) == 1 for p in main)
+    assert main[0].loops == ("R1",) and main[-1].end == dom.t[-1]

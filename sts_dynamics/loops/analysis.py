@@ -180,6 +180,44 @@ class LoopAnalysis:
         mask = dominant_mask(rel[k:k + 1], self.loops, self.threshold)[0]
         return tuple(lp.id for lp, m in zip(self.loops, mask, strict=True) if m)
 
+    def main_periods(self, min_duration: float | None = None) -> tuple[DominantPeriod, ...]:
+        """The leading loop over time, without flicker: for a summary or a narrative.
+
+        At each time the loop with the largest |relative score| of each partition leads
+        (mean over runs for an ensemble); runs of the same leader shorter than
+        ``min_duration`` (default 5% of the run) are absorbed by the period before them (or,
+        at the start, the one after).  Each period carries one loop id.
+        """
+        if min_duration is None:
+            min_duration = 0.05 * float(self.t[-1] - self.t[0])
+        rel = np.abs(self._median_relative())
+        out: list[DominantPeriod] = []
+        for part in self.partitions:
+            cols = [self.loops.index(i) for i in part.loops]
+            a = rel[:, cols]
+            ok = np.isfinite(a).all(axis=1) & (np.nan_to_num(a).max(axis=1) > 0)
+            lead = np.where(ok, np.argmax(np.nan_to_num(a), axis=1), -1)
+            segs: list[list] = []          # [leader, start index, end index]
+            for k, j in enumerate(lead):
+                if segs and segs[-1][0] == j:
+                    segs[-1][2] = k
+                else:
+                    segs.append([j, k, k])
+            merged: list[list] = []
+            for seg in segs:
+                dur = self.t[seg[2]] - self.t[seg[1]]
+                if merged and (dur < min_duration or merged[-1][0] == seg[0]):
+                    merged[-1][2] = seg[2]
+                elif merged and (self.t[merged[-1][2]] - self.t[merged[-1][1]]) < min_duration:
+                    merged[-1] = [seg[0], merged[-1][1], seg[2]]
+                else:
+                    merged.append(list(seg))
+            for j, a0, b0 in merged:
+                if j >= 0:
+                    out.append(DominantPeriod(part.index, float(self.t[a0]), float(self.t[b0]),
+                                              (self.loops.ids[cols[j]],)))
+        return tuple(out)
+
     def shifts(self) -> list[tuple[float, int, tuple[str, ...], tuple[str, ...]]]:
         """Dominance shifts: ``(time, partition, loops before, loops after)``."""
         out = []

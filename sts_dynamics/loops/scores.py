@@ -87,11 +87,12 @@ def _partial(f, inputs: dict, x: str, t) -> np.ndarray:
     return np.broadcast_to(d, np.broadcast_shapes(d.shape, xv.shape))
 
 
-def _sign_of(d: np.ndarray) -> int:
+def _sign_of(d: np.ndarray) -> int | None:
+    """+1 or -1 when every non-zero value has that sign, 0 when signs differ, None if all 0."""
     d = np.asarray(d, dtype=float)
     d = d[np.isfinite(d)]
-    if d.size == 0:
-        return 0
+    if d.size == 0 or not np.any(d):
+        return None
     thr = 1e-9 * float(np.max(np.abs(d)))
     pos, neg = bool(np.any(d > thr)), bool(np.any(d < -thr))
     if pos and not neg:
@@ -99,6 +100,22 @@ def _sign_of(d: np.ndarray) -> int:
     if neg and not pos:
         return -1
     return 0
+
+
+def _probe(f, inputs: dict, x: str, t) -> int:
+    """Sign of dz/dx away from the run, for a link that is inactive all along it.
+
+    For example ``MAX(0, load - tolerance)`` while the load stays below the tolerance: the
+    derivative is probed with x moved up and down by up to ten times its scale.
+    """
+    xv = np.asarray(inputs[x], dtype=float)
+    scale = float(_absmax(xv)) or 1.0
+    found = []
+    for m in (0.1, 0.5, 1.0, 2.0, 10.0):
+        for shifted in (xv + m * scale, xv - m * scale):
+            found.append(np.asarray(_partial(f, {**inputs, x: shifted}, x, t)).ravel())
+    sign = _sign_of(np.concatenate(found))
+    return 0 if sign is None else sign
 
 
 #: Polarity is evaluated at up to this many output times, evenly spread over the run.
@@ -109,7 +126,9 @@ def link_polarities(sim: Simulation, cg: CausalGraph,
                     links: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Polarity (+1, -1, or 0 for unknown) of expanded links, from the sign of dz/dx along ``sim``.
 
-    A link whose partial derivative changes sign along the run, or is zero throughout, gets 0.
+    A link whose partial derivative changes sign along the run gets 0.  A link whose derivative
+    is zero all along the run (an inactive branch) is probed away from the run (see
+    :func:`_probe`).
     The derivative is evaluated at every output time (at most :data:`POLARITY_POINTS`, evenly
     spread) of every run.
     """
@@ -130,7 +149,11 @@ def link_polarities(sim: Simulation, cg: CausalGraph,
         f, deps = _equation(sim, z)
         inputs = {d: sim.values[d][take] for d in deps}
         for x in xs:
-            out[(x, z)] = _sign_of(_partial(f, inputs, x, t)) if x in inputs else 0
+            if x not in inputs:
+                out[(x, z)] = 0
+                continue
+            sign = _sign_of(_partial(f, inputs, x, t))
+            out[(x, z)] = _probe(f, inputs, x, t) if sign is None else sign
     return out
 
 
