@@ -435,7 +435,10 @@ class CompiledModel:
             for i, s in pairs:
                 v[s] = ys[i]
             for s, ts in ts_list:
-                v[s] = ts(t)
+                # a step series is constant between breakpoints: read it at the condition
+                # time, so that the last stage of a segment (at its end, the switch time)
+                # does not see the next value
+                v[s] = ts(tm[0] if tm[0] is not None and ts.interpolation == "step" else t)
             for s, f in plan:
                 v[s] = f(v)
             return [f(v) for f in deriv]
