@@ -179,10 +179,12 @@ def _runs(model: str) -> tuple:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = pysd.read_vensim(str(path))
-        scenarios = [{}] + [{v["inject"]: v["magnitude"]} for v in meta(model).get("variance", [])]
+        variances = meta(model).get("variance", [])
+        off = {v["inject"]: 0.0 for v in variances}  # PySD keeps params between runs: reset
+        scenarios = [{}] + [{v["inject"]: v["magnitude"]} for v in variances]
         out = []
         for params in scenarios:
-            df = m.run(params=params)
+            df = m.run(params={**off, **params})
             out.append((params, df))
     return tuple(out)
 
