@@ -40,22 +40,35 @@ def add_subcommand(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _check_dashboard(path: str, force: bool) -> None:
+#: Functions of sts_dynamics.dashboard that turn an ExperimentResult into an HTML page.
+BRIEFING_FUNCTIONS = ("experiment_briefing", "briefing")
+
+
+def briefing_function():
+    """The dashboard's experiment briefing, or ``None`` when the dashboard is not there."""
     if importlib.util.find_spec("sts_dynamics.dashboard") is None:
-        raise UsageError("--dashboard needs sts_dynamics.dashboard, which this installation "
-                         "does not have yet; run without --dashboard.")
+        return None
+    try:
+        mod = importlib.import_module("sts_dynamics.dashboard")
+    except ImportError:
+        return None
+    for name in BRIEFING_FUNCTIONS:
+        if callable(getattr(mod, name, None)):
+            return getattr(mod, name)
+    return None
+
+
+def _check_dashboard(path: str, force: bool) -> None:
+    if briefing_function() is None:
+        raise UsageError("--dashboard needs sts_dynamics.dashboard with an experiment briefing, "
+                         "which this installation does not have yet; run without --dashboard.")
     if Path(path).suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--dashboard {path!r}: use an .html file name.")
     check_output(path, force=force)
 
 
 def _write_dashboard(result, path: str, force: bool) -> None:
-    mod = importlib.import_module("sts_dynamics.dashboard")
-    make = getattr(mod, "experiment_briefing", None) or getattr(mod, "briefing", None)
-    if make is None:
-        raise UsageError("--dashboard: sts_dynamics.dashboard has no experiment briefing "
-                         "(experiment_briefing) yet; run without --dashboard.")
-    page = make(result)
+    page = briefing_function()(result)
     html = page if isinstance(page, str) else page.to_html()
     atomic_write(path, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"), force=force)
 

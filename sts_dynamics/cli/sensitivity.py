@@ -12,8 +12,9 @@ def add_subcommand(sub) -> None:
         "sensitivity", help="global sensitivity (Sobol, Morris) or a one-at-a-time tornado",
         description="Rank the parameters of a model by their effect on its KPIs. Parameters "
                     "and ranges come from --param, else from an experiment file's "
-                    "[uncertainty] (--experiment), else from the model's meta.toml, else "
-                    "+-25% around every non-zero constant.")
+                    "[uncertainty] (--experiment), else from the model's meta.toml ([uncertainty], "
+                    "else the ranges of its policy levers), else +-25% around every non-zero "
+                    "constant.")
     p.add_argument("model", help="a .mdl/.xmile file or a bundled model name")
     p.add_argument("--method", default="sobol", choices=("sobol", "morris", "oat"),
                    help="sobol (first-order and total indices), morris (screening) or oat "
@@ -50,9 +51,10 @@ def _params(items: list[str] | None) -> dict:
         if not sep or not sep2 or not name.strip():
             raise UsageError(f"--param expects NAME=LOW:HIGH, got {item!r}.")
         try:
-            out[name.strip()] = Uniform(float(lo), float(hi))
+            low, high = float(lo), float(hi)
         except ValueError:
             raise UsageError(f"--param {item!r}: LOW and HIGH must be numbers.") from None
+        out[name.strip()] = Uniform(low, high)
     return out
 
 

@@ -188,7 +188,7 @@ def build_params(blocks: Sequence[Block], t0: float, t1: float) -> dict[str, obj
         linear = bool(kinks or curved)
         knots = {t0, *jumps}
         if linear:
-            delta = 1e-7 * span
+            delta = 1e-9 * span
             knots.update(kinks)
             knots.update(j - delta for j in jumps)
             knots.add(t1)

@@ -96,11 +96,24 @@ class SensitivityResult:
 
 
 def default_uncertainty(model: Model, spread: float = 0.25) -> Uncertainty:
-    """The model's ``[uncertainty]`` from its meta.toml, else ``±spread`` (uniform) around
-    every non-zero constant."""
-    meta = model.metadata.get("uncertainty") if model.metadata else None
-    if meta:
-        return as_uncertainty(dict(meta))
+    """The parameters of a sensitivity analysis when none are given.
+
+    In order: the meta.toml's ``[uncertainty]`` table (constant -> distribution), its policy
+    levers (``[[lever]]`` with ``constant`` and ``range``: uniform over the range), else
+    ``±spread`` (uniform) around every non-zero constant.
+    """
+    meta = model.metadata or {}
+    if meta.get("uncertainty"):
+        return as_uncertainty(dict(meta["uncertainty"]))
+    levers = [lv for lv in meta.get("lever", []) or []
+              if isinstance(lv, Mapping) and "range" in lv]
+    if levers:
+        try:
+            return Uncertainty({str(lv.get("constant", lv.get("name"))):
+                                Uniform(*[float(x) for x in lv["range"]]) for lv in levers})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{model.name}.meta.toml [[lever]]: `range` must be [low, high] "
+                              f"({exc}).") from None
     dists: dict[str, Distribution] = {}
     for name, value in model.constants.items():
         if value is not None and value != 0:
@@ -131,8 +144,8 @@ def sensitivity(model: Model | str, uncertainty: Any = None, *, method: str = "s
     ----------
     model : Model or str
     uncertainty : mapping or Uncertainty, optional
-        The parameters and their distributions; default: the model meta.toml's
-        ``[uncertainty]``, else ±25 % (uniform) around every non-zero constant.
+        The parameters and their distributions; default: see :func:`default_uncertainty`
+        (the meta.toml's ``[uncertainty]``, else its levers' ranges, else ±25 %).
     method : {"sobol", "morris", "oat"}
         ``"sobol"``: first-order and total indices (SALib, Saltelli/Jansen estimators with
         bootstrap confidence intervals; ``n_samples * (D + 2)`` runs, or ``(2D + 2)`` with
