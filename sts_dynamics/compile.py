@@ -118,6 +118,7 @@ class Prepared:
     timeseries: list
     breakpoints: np.ndarray
     params: dict
+    deriv: list | None = None
 
 
 class CompiledModel:
@@ -156,6 +157,62 @@ class CompiledModel:
                              if model.variables[k].non_negative]
         v = model.variables
         self.constant_keys = [k for k, var in v.items() if var.kind in ("constant", "control")]
+        self._hoist_all()
+
+    # -- hoisting: constant sub-expressions are computed once per parameter set ---------------
+    def static_keys(self, series: frozenset[str] | set[str] = frozenset()) -> set[str]:
+        """Keys of the variables that stay fixed during a run (given time-varying constants)."""
+        model = self.model
+        static = {k for k, var in model.variables.items()
+                  if var.kind in ("constant", "control", "lookup", "initial") and k not in series}
+        for k in model.order:
+            var = model.variables[k]
+            deps = var.uses()
+            if "time" not in deps and deps <= static and var.initial is None:
+                static.add(k)
+        return static
+
+    def _hoist_all(self) -> None:
+        """Move compound sub-expressions of constants out of the dynamic equations.
+
+        ``x * (1 - a / b)`` with constants ``a`` and ``b`` becomes ``x * h`` with ``h``
+        computed once when a parameter set is prepared, instead of at every evaluation.
+        """
+        self.hoisted: dict[str, list[tuple[str, Closure, frozenset[str]]]] = {}
+        self.fast: dict[str, Closure] = {}
+        static = self.static_keys()
+        n_calls, n_lookups = len(self.time_calls), len(self.time_lookups)
+        for k in list(self.model.order) + self.stock_keys:
+            var = self.model.variables[k]
+            if k in static or var.equation is None:
+                continue
+            expr = self._hoist(var.equation, static, k)
+            if expr is not var.equation:
+                self.fast[k] = self.closure(expr)
+        # the fast closures repeat calls already registered for breakpoints
+        del self.time_calls[n_calls:]
+        del self.time_lookups[n_lookups:]
+
+    def _hoist(self, e: Expr, static: set[str], owner: str) -> Expr:
+        if isinstance(e, Num | Ref):
+            return e
+        refs = references(e)
+        if "time" not in refs and refs <= static:
+            hkey = f"__hoisted_{self.n_slots}"
+            self.slot[hkey] = self.n_slots
+            self.n_slots += 1
+            self.hoisted.setdefault(owner, []).append((hkey, self.closure(e), refs))
+            return Ref(hkey)
+        if isinstance(e, Op):
+            args = tuple(self._hoist(a, static, owner) for a in e.args)
+            return e if args == e.args else Op(e.op, args)
+        if isinstance(e, Call):
+            args = tuple(self._hoist(a, static, owner) for a in e.args)
+            return e if args == e.args else Call(e.func, args)
+        if isinstance(e, Lookup):
+            arg = self._hoist(e.arg, static, owner)
+            return e if arg is e.arg else Lookup(e.table, arg, e.mode, e.xs, e.ys)
+        return e  # pragma: no cover
 
     # -- closures ---------------------------------------------------------------------------
     def closure(self, e: Expr) -> Closure:  # noqa: C901 - a dispatcher
@@ -334,6 +391,10 @@ class CompiledModel:
     def prepare(self, params: Mapping[str, Any] | None = None, *, t0: float | None = None,
                 dt: float | None = None) -> Prepared:
         """Initialize the model for ``params``: initial stocks, static values, breakpoints."""
+        with np.errstate(all="ignore"):
+            return self._prepare(params, t0, dt)
+
+    def _prepare(self, params, t0, dt) -> Prepared:
         model = self.model
         consts, series, n_runs, ensemble = self.resolve_params(params)
         t0 = model.control.initial_time if t0 is None else t0
@@ -348,12 +409,7 @@ class CompiledModel:
         base[self.T], base[self.TM], base[self.DT] = float(t0), None, float(dt)
         ts_list = [(self.slot[k], ts) for k, ts in series.items()]
         # static variables: fixed for the whole run
-        static = {k for k, var in model.variables.items()
-                  if var.kind in ("constant", "control", "lookup", "initial") and k not in series}
-        for k in model.order:
-            deps = model.variables[k].uses()
-            if "time" not in deps and deps <= static and model.variables[k].initial is None:
-                static.add(k)
+        static = self.static_keys(set(series))
         # initialization
         v = list(base)
         for s, ts in ts_list:
@@ -367,10 +423,18 @@ class CompiledModel:
         for k, var in model.variables.items():
             if var.kind == "initial":
                 base[self.slot[k]] = v[self.slot[k]]
-        for k in model.order:
+        plan = []
+        for k in list(model.order) + self.stock_keys:
+            for hkey, f, deps in self.hoisted.get(k, ()):
+                if deps <= static:
+                    base[self.slot[hkey]] = f(base)
+                else:
+                    plan.append((self.slot[hkey], f))
             if k in static:
                 base[self.slot[k]] = self.fn[k](base)
-        plan = [(self.slot[k], self.fn[k]) for k in model.order if k not in static]
+            elif model.variables[k].kind != "stock":
+                plan.append((self.slot[k], self.fast.get(k, self.fn[k])))
+        deriv = [self.fast.get(k, self.fn[k]) for k in self.stock_keys]
         y0 = [v[s] for s in self.stock_slots]
         if n_runs > 1:
             y0 = np.array([np.broadcast_to(np.asarray(y, dtype=float), (n_runs,)) for y in y0],
@@ -383,7 +447,7 @@ class CompiledModel:
         bps = self._breakpoints(base, static, ts_list)
         all_params = {model.variables[k].name: val for k, val in consts.items()}
         all_params.update({model.variables[k].name: ts for k, ts in series.items()})
-        return Prepared(base, y0, n_runs, ensemble, plan, ts_list, bps, all_params)
+        return Prepared(base, y0, n_runs, ensemble, plan, ts_list, bps, all_params, deriv)
 
     def _breakpoints(self, base: list, static: set, ts_list: list) -> np.ndarray:
         out: list[np.ndarray] = []
@@ -424,7 +488,7 @@ class CompiledModel:
     # -- evaluation ---------------------------------------------------------------------------
     def make_rates(self, prep: Prepared, tm: list) -> Callable[[float, list], list]:
         """``rates(t, stock_values) -> list`` of net rates; ``tm[0]`` is the condition time."""
-        base, plan, deriv = prep.base, prep.plan, self.deriv
+        base, plan, deriv = prep.base, prep.plan, prep.deriv or self.deriv
         stock_slots, T, TM, ts_list = self.stock_slots, self.T, self.TM, prep.timeseries
         pairs = list(enumerate(stock_slots))
 

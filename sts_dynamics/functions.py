@@ -218,7 +218,9 @@ def _where(cond, a, b):
 def step(t, dt, tm, height, tstep):
     """Vensim STEP: ``height`` once ``time + dt/2 > tstep``."""
     cond = (tm > tstep) if tm is not None else (t + dt / 2 > tstep)
-    return _where(cond, height, 0.0)
+    if cond.__class__ is bool:
+        return height if cond else 0.0
+    return np.where(cond, height, 0.0)
 
 
 def ramp(t, dt, tm, slope, start, finish=None):
@@ -231,8 +233,11 @@ def pulse(t, dt, tm, start, width=None):
     """Vensim PULSE: 1 for ``start <= t < start + width`` (width 0 means one TIME STEP)."""
     if width is None:
         width = dt
-    width = _where(width > 0, width, dt)
     tt = tm if tm is not None else t
+    if _is_scalar(tt) and _is_scalar(start) and _is_scalar(width):
+        w = width if width > 0 else dt
+        return 1.0 if start - SMALL_VENSIM <= tt < start + w else 0.0
+    width = _where(width > 0, width, dt)
     return _where((tt >= start - SMALL_VENSIM) & (tt < start + width)
                   if not _is_scalar(tt) or not _is_scalar(start) or not _is_scalar(width)
                   else (start - SMALL_VENSIM <= tt < start + width), 1.0, 0.0)

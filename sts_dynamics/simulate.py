@@ -207,14 +207,15 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
     rates = cm.make_rates(prep, tm)
     if n == 1:
         def fun(t, y):
-            return np.array(rates(t, y.tolist()), dtype=float)
+            # SciPy passes t as np.float64; a Python float keeps the scalar fast path
+            return np.array(rates(float(t), y.tolist()), dtype=float)
         y = np.array(prep.y0, dtype=float)
     else:
         D = np.empty((n, ns))
 
         def fun(t, y):
             Y = y.reshape(n, ns).T
-            for i, d in enumerate(rates(t, list(Y))):
+            for i, d in enumerate(rates(float(t), list(Y))):
                 D[:, i] = d
             return D.ravel().copy()
         y = np.asarray(prep.y0, dtype=float).T.reshape(-1)  # run-major: r * ns + s
@@ -240,7 +241,7 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
         hi = np.searchsorted(t_out, b, side="right")
         te = t_out[lo:hi]
         te_full = te if (len(te) and te[-1] == b) else np.append(te, b)
-        tm[0] = 0.5 * (a + b)
+        tm[0] = float(0.5 * (a + b))  # a Python float keeps the scalar fast path
         sol = solve_ivp(fun, (a, b), y, method=method, t_eval=te_full, **options)
         nfev += sol.nfev
         if sol.status != 0 or not np.all(np.isfinite(sol.y)):
