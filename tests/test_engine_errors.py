@@ -104,3 +104,28 @@ def test_unknown_variable_in_result():
     sim = sd.simulate(sd.load(TEACUP))
     with pytest.raises(UnknownNameError, match=r"no variable 'Teacup Temp'.*Did you mean"):
         sim["Teacup Temp"]
+
+
+def test_context_preset_naming_a_missing_constant_fails_at_load(monkeypatch):
+    import sys
+
+    from sts_dynamics.errors import ConfigError
+
+    loader = sys.modules["sts_dynamics.io.load"]
+    monkeypatch.setattr(loader, "load_contexts",
+                        lambda path=None: {"broken": {"overrides": {"Room Temprature": 60.0}}})
+    with pytest.raises(ConfigError, match=r"context 'broken': .*no variable 'Room Temprature'.*"
+                                          r"Did you mean 'Room Temperature'"):
+        sd.load(TEACUP, context="broken")
+
+
+def test_context_preset_cannot_set_a_non_constant(monkeypatch):
+    import sys
+
+    from sts_dynamics.errors import ConfigError
+
+    loader = sys.modules["sts_dynamics.io.load"]
+    monkeypatch.setattr(loader, "load_contexts",
+                        lambda path=None: {"broken": {"overrides": {"Heat Loss to Room": 1.0}}})
+    with pytest.raises(ConfigError, match=r"'Heat Loss to Room' is a flow, not a constant"):
+        sd.load(TEACUP, context="broken")
