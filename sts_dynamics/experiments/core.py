@@ -182,7 +182,10 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Runs chunks in parallel; results are identical to a run without it.
     chunk_size : int, optional
-        Runs per ``simulate`` call (default: bounded by memory, two chunks per worker).
+        Runs per ``simulate`` call (default: as many as about 500 MB of outputs allow, in
+        chunks of equal size, a multiple of the executor's workers).  Adaptive solvers share
+        their steps within a chunk, so other chunkings agree to the solver's tolerance;
+        fixed-step methods give identical numbers.
     progress : bool
         Show a tqdm progress bar (after one second).
     percentiles : (float, float)
