@@ -1,5 +1,6 @@
 """sts_dynamics: system dynamics for sociotechnical systems in technology service delivery."""
 
+from . import dashboard
 from .compile import TimeSeries, compile_model
 from .errors import (
     AlgebraicLoopError,
@@ -38,3 +39,4 @@ __all__ = [
 __all__ += ["find_loops", "loop_dominance", "LoopSet", "LoopAnalysis"]
 __all__ += ["Scenario", "Policy", "run_experiment", "monte_carlo", "sensitivity",
             "ExperimentResult"]
+__all__ += ["dashboard"]

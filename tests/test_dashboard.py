@@ -1,0 +1,213 @@
+"""Dashboard figures and briefings (without a browser; see test_dashboard_browser.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+import sts_dynamics as sd
+from sts_dynamics import dashboard as db
+from sts_dynamics.dashboard.common import FigureDataError, kind_of
+from sts_dynamics.experiments import Uniform
+
+HERE = Path(__file__).parent
+BASS = HERE / "data" / "bass.mdl"
+
+
+@pytest.fixture(scope="module")
+def bass():
+    return sd.load(BASS)
+
+
+@pytest.fixture(scope="module")
+def sim(bass):
+    return sd.simulate(bass, method="euler")
+
+
+@pytest.fixture(scope="module")
+def dom(sim):
+    return sd.loop_dominance(sim)
+
+
+@pytest.fixture(scope="module")
+def experiment(bass):
+    return sd.run_experiment(bass, [sd.Policy("more contacts", {"contact rate": 130})],
+                             uncertainty={"adoption fraction": Uniform(0.012, 0.018)},
+                             n_samples=20, seed=1, record=["Adopters", "adopting"])
+
+
+def calibration_like(sim):
+    """A stand-in with the documented attributes of a CalibrationResult."""
+    t = sim.t[::8]
+    fit = pd.DataFrame({"Adopters": sim["Adopters"][::8]}, index=pd.Index(t, name="time"))
+    rng = np.random.default_rng(0)
+    data = fit * (1 + 0.05 * rng.standard_normal(fit.shape))
+    return SimpleNamespace(
+        data=data, fitted=fit, lower=fit * 0.9, upper=fit * 1.1,
+        params={"contact rate": 100.0, "adoption fraction": 0.015},
+        intervals=pd.DataFrame({"lower": [90.0, 0.013], "upper": [112.0, 0.017]},
+                               index=["contact rate", "adoption fraction"]),
+        holdout=12.0, warnings=["contact rate x adoption fraction is weakly identified"],
+        simulation=sim)
+
+
+def test_sd_dashboard_attribute():
+    assert sd.dashboard.briefing is db.briefing
+    assert "loop_dominance" in dir(db)
+
+
+def test_kinds(sim, dom, experiment):
+    assert kind_of(sim) == "simulation" and kind_of(dom) == "loops"
+    assert kind_of(experiment) == "experiment"
+    assert kind_of(calibration_like(sim)) == "calibration"
+
+
+def test_behaviour_run_and_ensemble(bass, sim):
+    fig = db.behaviour(sim)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2      # the two stocks
+    ens = sd.simulate(bass, method="euler", params={"contact rate": [80.0, 100.0, 120.0]})
+    fig = db.behaviour(ens, ["Adopters"])
+    assert [tr.name for tr in fig.data][-1].startswith("median of 3 runs")
+    assert fig.data[1].fill == "tonexty"                           # the band
+
+
+def test_behaviour_experiment_bands(experiment):
+    fig = db.behaviour(experiment, ["Adopters"])
+    names = {tr.name for tr in fig.data if tr.showlegend is not False}
+    assert {"baseline", "more contacts"} <= names
+    assert sum(tr.fill == "tonexty" for tr in fig.data) == 2
+
+
+def test_behaviour_calibration_data_vs_fit(sim):
+    fig = db.behaviour(calibration_like(sim))
+    modes = {tr.name: tr.mode for tr in fig.data}
+    assert modes["data"] == "markers" and modes["fit"] == "lines"
+
+
+def test_missing_variables_are_named(sim, experiment):
+    with pytest.raises(FigureDataError, match=r"'Adoptors', which model 'bass' lacks\. Did you "
+                                              r"mean 'Adopters'"):
+        db.behaviour(sim, ["Adoptors"])
+    with pytest.raises(FigureDataError, match=r"needs the variables 'Potential Adopters'.*"
+                                              r"'Adopters', 'adopting'"):
+        db.behaviour(experiment, ["Potential Adopters"])
+    with pytest.raises(FigureDataError, match=r"needs the attributes 'data', 'fitted'"):
+        db.credibility(SimpleNamespace(params={}))
+    cal = calibration_like(sim)
+    with pytest.raises(FigureDataError, match=r"observed series 'Incidents'"):
+        db.credibility(cal, ["Incidents"])
+    with pytest.raises(FigureDataError, match=r"KPIs 'uptime'"):
+        db.kpi_bars(experiment, kpis=["uptime"])
+
+
+def test_loop_dominance_figure(dom):
+    fig = db.loop_dominance(dom)
+    by_name = {tr.name: tr for tr in fig.data}
+    r1, b1 = by_name["R1 word of mouth"], by_name["B1 market saturation"]
+    assert r1.stackgroup == "reinforcing" and b1.stackgroup == "balancing"
+    assert np.nanmax(r1.y) > 0.9 and np.nanmin(b1.y) < -0.9
+    assert r1.line.color.startswith("#b2") and b1.line.color.startswith("#21")  # red, blue
+    shifts = [a.text for a in fig.layout.annotations]
+    assert "R1 → B1" in shifts
+
+
+def test_loop_diagram(dom):
+    fig = db.loop_diagram(dom, time=5.0)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "<b>R1</b>" in texts and "<b>B1</b>" in texts
+    assert "<i>word of mouth</i>" in texts
+    signs = [t for t in texts if t in ("<b>+</b>", "<b>−</b>", "<b>?</b>")]
+    assert signs.count("<b>−</b>") == 1 and len(signs) == 8       # 8 distinct links
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    widths = sorted(a.arrowwidth for a in arrows)
+    assert widths[0] < 1.2 < widths[-1]                            # width by link score
+    layers = {tr.name for tr in fig.data if tr.mode == "markers+text"}
+    assert layers == {"social layer", "environment layer"}
+    assert db.loop_diagram(dom.loops).layout.annotations        # a LoopSet works too
+
+
+def test_uncertain_polarity_is_grey():
+    dom = sd.loop_dominance(sd.simulate(sd.load(
+        HERE / "test-models" / "samples" / "Roessler_Chaos" / "roessler_chaos.mdl")))
+    fig = db.loop_diagram(dom, loops=["U1"])
+    grey = [a for a in fig.layout.annotations if a.text == "<b>?</b>"]
+    assert grey and grey[0].font.color == "#9e9e9e"
+    marker = [a for a in fig.layout.annotations if a.text == "<b>U1</b>"][0]
+    assert marker.bgcolor == "#9e9e9e"
+
+
+def test_kpi_bars(experiment):
+    fig = db.kpi_bars(experiment)
+    assert {tr.name for tr in fig.data} == {"more contacts"}      # baseline is the reference
+    assert all(tr.error_y.array is not None for tr in fig.data)
+    fig = db.kpi_bars(experiment, relative=False)
+    assert {tr.name for tr in fig.data} == {"baseline", "more contacts"}
+
+
+def test_credibility_panel(sim):
+    fig = db.credibility(calibration_like(sim))
+    names = [tr.name for tr in fig.data]
+    assert {"U_M", "U_S", "U_C", "fit", "data", "residual"} <= set(names)
+    est = [tr for tr in fig.data if tr.name == "estimate / |estimate|"][0]
+    assert list(est.y) == ["contact rate", "adoption fraction"]
+
+
+def test_briefing_from_simulation(sim, tmp_path):
+    out = db.briefing(sim, tmp_path / "b.html")
+    text = out.read_text(encoding="utf-8")
+    assert text.count("<script type=\"text/javascript\">/**\n* plotly.js") <= 1
+    assert "plotly.js v" in text or "Plotly" in text              # embedded, offline
+    assert "<script src=" not in text and "<link " not in text     # nothing fetched
+    assert text.count("class='sts-figure'") == 3
+    assert "Until year 9.625, the word of mouth loop (R1) drives the rise of Adopters" in text
+    assert "From year 9.688, the market saturation loop (B1)" in text
+    assert "render-report" in text
+    assert not list(tmp_path.glob(".b.html*"))                      # no temporary file left
+    with pytest.raises(FileExistsError, match="exists"):
+        db.briefing(sim, out, force=False)
+
+
+def test_briefing_from_experiment_and_calibration(experiment, sim):
+    page = db.briefing(experiment)
+    assert isinstance(page, str) and "Scenario outcomes" in page
+    assert "Scenario “more contacts” lowers Potential Adopters" in page
+    page = db.briefing(calibration_like(sim))
+    assert "How far to trust the model" in page and "Which feedback loops" in page
+    assert "Theil" in page
+
+
+def test_briefing_without_loops(tmp_path):
+    m = sd.load(HERE / "test-models" / "tests" / "smooth_and_stock" /
+                "test_smooth_and_stock.mdl")
+    page = db.briefing(sd.simulate(m))
+    assert "has no feedback loops" in page
+
+
+def test_png_export_is_optional(dom, tmp_path):
+    fig = db.loop_dominance(dom)
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        with pytest.warns(UserWarning, match="kaleido"):
+            assert db.export_png([fig], tmp_path) == []
+    else:  # pragma: no cover - depends on the machine
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            written = db.export_png([fig], tmp_path, names=["dominance"])
+        assert all(p.stat().st_size > 0 for p in written)
+
+
+def test_bad_input(sim):
+    with pytest.raises(TypeError, match="`result` must be"):
+        db.behaviour(42)
+    with pytest.raises(TypeError, match="`analysis` must be a LoopAnalysis"):
+        db.loop_dominance(sim)
+    with pytest.raises(TypeError, match="`result` must be a Simulation, LoopAnalysis"):
+        db.briefing("report")
