@@ -97,6 +97,19 @@ def test_dashboard_needs_the_dashboard_module(tmp_path, capsys):
     assert "needs sts_dynamics.dashboard" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(briefing_function() is None, reason="no dashboard briefing yet")
+def test_dashboard_writes_a_briefing(tmp_path, capsys):
+    page = tmp_path / "briefing.html"
+    argv = ["experiment", str(_file(tmp_path)), "--samples", "4", "--dashboard", str(page)]
+    assert main(argv + ["--quiet"]) == 0
+    assert page.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    assert main(argv) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["experiment", str(_file(tmp_path)), "--dashboard",
+                 str(tmp_path / "b.png")]) == 2
+    assert "use an .html file name" in capsys.readouterr().err
+
+
 def test_sensitivity_prints_and_writes_the_table(tmp_path, capsys):
     ishigami = str(DATA / "ishigami.mdl")
     out = tmp_path / "sobol.csv"

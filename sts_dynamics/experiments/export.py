@@ -32,6 +32,12 @@ def check_targets(paths: Iterable[str | os.PathLike], *, force: bool) -> list[Pa
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write: Callable[[Path], None], *, force: bool) -> Path:
     (p,) = check_targets([path], force=force)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent or ".")
@@ -42,6 +48,7 @@ def _atomic(path: Path, write: Callable[[Path], None], *, force: bool) -> Path:
         if p.exists() and not force:
             raise FileExistsError(f"{str(p)!r} exists; pass force=True (--force) to overwrite "
                                   "it.")
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes the file private (0600)
         os.replace(tmp_path, p)
     finally:
         if tmp_path.exists():

@@ -237,7 +237,6 @@ class Scenario:
     --------
     >>> a = Policy("automate", {"automation level": 0.8})
     >>> b = Policy("game days", {"drill frequency": 1}, start=26)
-    >>> s = Scenario("automate") + b
     >>> s = Scenario("automate", (a,)) + b
     >>> s.name, [p.name for p in s.policies]
     ('automate + game days', ['automate', 'game days'])
