@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -168,6 +169,9 @@ def test_briefing_from_simulation(sim, tmp_path):
     assert "From year 9.688, the market saturation loop (B1)" in text
     assert "render-report" in text
     assert not list(tmp_path.glob(".b.html*"))                      # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask            # not mkstemp's 0600
     with pytest.raises(FileExistsError, match="exists"):
         db.briefing(sim, out, force=False)
 

@@ -312,6 +312,9 @@ def _atomic_write(p: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; a page is for sharing
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
