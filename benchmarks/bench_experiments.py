@@ -9,26 +9,23 @@ the model's eight KPIs (meta.toml [kpis]) of every run; trajectories of the KPI 
 are kept (157 weekly points per run).  Wall time includes sampling, the vectorized solves,
 KPIs and collecting the results; it excludes loading the model.
 
-OpenBLAS multithreading slows the small vector operations of the solver steps (and fights
-the worker processes for the cores), so this script sets OPENBLAS_NUM_THREADS=1 unless it
-is already set; the table says which setting was used.
+The ensembles run with single-threaded BLAS (sts_dynamics.experiments._blas): OpenBLAS threads
+make the solver's small vector products several times slower.  Other processes compete for
+the two cores on a shared machine, so the header prints the load average.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import sts_dynamics as sd  # noqa: E402
-from sts_dynamics.experiments.config import load_experiment  # noqa: E402
+import sts_dynamics as sd
+from sts_dynamics.experiments.config import load_experiment
 
 
 def timed(model, unc, n, **kw):
