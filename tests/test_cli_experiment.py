@@ -79,6 +79,9 @@ def _user_errors(tmp_path):
         (["sensitivity", str(DATA / "additive.mdl"), "--samples", "100"], "power of 2"),
         (["sensitivity", str(DATA / "additive.mdl"), "--out", str(tmp_path / "x" / "t.csv")],
          "does not exist"),
+        (["sensitivity", "--experiment", "default", "--scenario", "automate"],
+         "Did you mean 'automate triage'"),
+        (["sensitivity", "--method", "oat"], "give a MODEL"),
     ]
 
 
@@ -126,6 +129,12 @@ def test_sensitivity_prints_and_writes_the_table(tmp_path, capsys):
     assert "swing" in capsys.readouterr().out
     assert main(["sensitivity", str(DATA / "additive.mdl"), "--method", "morris",
                  "--samples", "4", "--kpi", "Y", "--quiet"]) == 0
+    # parameters, KPIs and a scenario from an experiment file
+    assert main(["sensitivity", "--experiment", "default", "--scenario", "automate triage",
+                 "--method", "oat", "--kpi", "skill", "--top", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "oat sensitivity of sts_core: 7 parameters, 15 runs" in text
+    assert "skill decay rate" in text
 
 
 def test_module_entry_point_smoke():

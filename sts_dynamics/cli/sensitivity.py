@@ -15,7 +15,9 @@ def add_subcommand(sub) -> None:
                     "[uncertainty] (--experiment), else from the model's meta.toml ([uncertainty], "
                     "else the ranges of its policy levers), else +-25% around every non-zero "
                     "constant.")
-    p.add_argument("model", help="a .mdl/.xmile file or a bundled model name")
+    p.add_argument("model", nargs="?",
+                   help="a .mdl/.xmile file or a bundled model name (default: the model of "
+                        "--experiment)")
     p.add_argument("--method", default="sobol", choices=("sobol", "morris", "oat"),
                    help="sobol (first-order and total indices), morris (screening) or oat "
                         "(tornado); default sobol")
@@ -28,6 +30,8 @@ def add_subcommand(sub) -> None:
                    help="vary a constant uniformly between LOW and HIGH (repeatable)")
     p.add_argument("--experiment", metavar="FILE.toml",
                    help="take parameters, horizon and context from an experiment file")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="apply the policies of this scenario of --experiment to every run")
     p.add_argument("--context", help="service-context preset (see `models`)")
     p.add_argument("--horizon", help="run length, in model time units or like '3 years'")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the design")
@@ -72,20 +76,33 @@ def run(args) -> int:
     uncertainty = _params(args.param) or None
     horizon = args.horizon
     scenario = None
+    if args.scenario and not args.experiment:
+        raise UsageError("--scenario names a scenario of --experiment; give --experiment too.")
+    if not args.model and not args.experiment:
+        raise UsageError("give a MODEL (a model file or bundled name) or --experiment FILE.")
+    spec = None
     if args.experiment:
         from ..experiments.config import load_experiment
 
         spec = load_experiment(args.experiment)
-        model = spec.model
         uncertainty = uncertainty or spec.uncertainty
         horizon = horizon or spec.horizon
-    else:
-        model = load(args.model, context=args.context)
+        if args.scenario:
+            names = [s.name for s in spec.scenarios]
+            if args.scenario not in names:
+                from ..errors import UnknownNameError, close_matches
+
+                raise UnknownNameError(f"--scenario {args.scenario!r} is not a scenario of "
+                                       f"{args.experiment}: {', '.join(map(repr, names))}."
+                                       f"{close_matches(args.scenario, names)}")
+            scenario = spec.scenarios[names.index(args.scenario)]
+    model = load(args.model, context=args.context) if args.model else spec.model
     try:
         horizon = float(horizon) if horizon is not None else None
     except ValueError:
         pass
-    kwargs = dict(method=args.method, kpis=args.kpi, n_samples=args.samples,
+    kpis = args.kpi or (spec.kpis if spec is not None else None)
+    kwargs = dict(method=args.method, kpis=kpis, n_samples=args.samples,
                   scenario=scenario, horizon=horizon, seed=args.seed,
                   progress=progress_enabled(args))
     if args.workers > 1:
