@@ -58,6 +58,14 @@ def calibration_like(sim):
 
 
 def test_sd_dashboard_attribute():
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(db.__path__):       # importing submodules binds names
+        importlib.import_module(f"sts_dynamics.dashboard.{mod.name}")
+    for name in db.__all__:
+        obj = getattr(db, name)
+        assert not hasattr(obj, "__path__") and type(obj).__name__ != "module", name
     assert sd.dashboard.briefing is db.briefing
     assert "loop_dominance" in dir(db)
 

@@ -12,7 +12,8 @@ Every figure function returns a :class:`plotly.graph_objects.Figure` (nothing ca
 
 Results are read by their documented attributes (duck typing), so experiment and
 calibration results work without this package importing them.  Submodules (and plotly) are
-imported on first use.
+imported on first use; no submodule is named like a function it provides (importing a
+submodule binds its name on the package).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ __all__ = ["behaviour", "loop_diagram", "loop_dominance", "kpi_bars", "credibili
            "CALIBRATION_CONTRACT"]
 
 _WHERE = {
-    "behaviour": "behaviour", "loop_diagram": "cld", "loop_dominance": "dominance",
-    "kpi_bars": "kpis", "credibility": "credibility", "briefing": "briefing",
-    "export_png": "briefing", "key_messages": "narrative", "FigureDataError": "common",
+    "behaviour": "over_time", "loop_diagram": "cld", "loop_dominance": "dominance",
+    "kpi_bars": "kpis", "credibility": "calibration", "briefing": "page",
+    "export_png": "page", "key_messages": "narrative", "FigureDataError": "common",
     "CALIBRATION_CONTRACT": "data",
 }
 

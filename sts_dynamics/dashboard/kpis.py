@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .behaviour import SCENARIO_COLORS
 from .common import FigureDataError, base_layout, kind_of, require
+from .over_time import SCENARIO_COLORS
 
 __all__ = ["kpi_bars", "kpi_table"]
 

@@ -124,7 +124,7 @@ def experiment_messages(result: Any, *, limit: int = 2) -> list[str]:
 
 
 def calibration_messages(parts: dict[str, Any], *, limit: int = 2) -> list[str]:
-    from .credibility import theil_table
+    from .calibration import theil_table
 
     out = []
     th = theil_table(parts)

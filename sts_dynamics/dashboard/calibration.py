@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .behaviour import SCENARIO_COLORS
 from .common import base_layout, require, rgba, time_index
 from .data import calibration_parts
+from .over_time import SCENARIO_COLORS
 
 __all__ = ["credibility", "theil_table"]
 

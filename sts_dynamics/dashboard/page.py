@@ -52,11 +52,11 @@ def _analysis(sim: Any, notes: list[str]):
 def build_sections(result: Any, *, analysis: Any = None, sim: Any = None,
                    loops_top: int = 5) -> tuple[list[Section], Any, Any, list[str]]:
     """The sections of a briefing for ``result``, and the loop analysis and run behind them."""
-    from .behaviour import behaviour
+    from .calibration import credibility
     from .cld import default_time, loop_diagram
-    from .credibility import credibility
     from .dominance import loop_dominance as dominance_figure
     from .kpis import kpi_bars
+    from .over_time import behaviour
 
     kind = kind_of(result)
     notes: list[str] = []
