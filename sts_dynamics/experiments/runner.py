@@ -271,12 +271,17 @@ def run_ensemble(model: Model, paths: Sequence[Mapping[str, Path]], n_samples: i
                 bar.update(b - a)
         else:
             token = uuid.uuid4().hex
-            model_bytes = dumps(model)
+            model_bytes = b"" if isinstance(ex, cf.ThreadPoolExecutor) else dumps(model)
             futures = {}
+            threads = isinstance(ex, cf.ThreadPoolExecutor)  # same process: no pickling
             for a, b in bounds:
                 params = build_params(_blocks(paths, n_samples, a, b), t0, t1)
-                task = dumps((settings, params, b - a))
-                futures[ex.submit(_remote_chunk, token, model_bytes, task)] = (a, b)
+                if threads:
+                    fut = ex.submit(run_chunk, model, settings, params, b - a)
+                else:
+                    fut = ex.submit(_remote_chunk, token, model_bytes,
+                                    dumps((settings, params, b - a)))
+                futures[fut] = (a, b)
             done = (cf.as_completed(futures) if all(isinstance(f, cf.Future) for f in futures)
                     else list(futures))
             for fut in done:
