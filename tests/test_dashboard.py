@@ -223,3 +223,25 @@ def test_bad_input(sim):
         db.loop_dominance(sim)
     with pytest.raises(TypeError, match="`result` must be a Simulation, LoopAnalysis"):
         db.briefing("report")
+
+
+def test_real_calibration_result():
+    from sts_dynamics.calibrate import simulate_series
+    from sts_dynamics.calibrate.fit import calibrate
+
+    m = sd.load(BASS)
+    data = simulate_series(m, {"adopters": "Adopters"}, {"contact rate": 100.0},
+                           t=np.arange(0, 15.01, 0.5),
+                           noise={"adopters": {"family": "gaussian", "sigma": 2000.0}}, seed=1,
+                           time_unit="year")
+    fit = calibrate(m, data, params={"contact rate": (50.0, 150.0)},
+                    observe={"adopters": "Adopters"}, holdout=6)
+    assert kind_of(fit) == "calibration"
+    fig = db.credibility(fit)
+    names = {tr.name for tr in fig.data}
+    assert {"U_M", "U_S", "U_C", "expected for a correct model (5-95%)"} <= names
+    est = [tr for tr in fig.data if tr.name == "estimate / |estimate|"][0]
+    assert list(est.y) == ["contact rate"]
+    page = db.briefing(fit)
+    assert "Calibration briefing: bass" in page and "(Theil U_" in page
+    assert "word of mouth loop (R1)" in page              # loops of the fitted run

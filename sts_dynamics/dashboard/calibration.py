@@ -92,12 +92,29 @@ def credibility(result: Any, series: Sequence[str] | None = None, *,
                 fig.add_vline(x=parts["holdout"], line=dict(dash="dot", color="#555"),
                               row=r, col=c)
     th = theil_table(parts)
-    for comp, color in THEIL_COLORS.items():
+    expected = parts.get("theil_expected") or {}
+    for j, (comp, color) in enumerate(THEIL_COLORS.items()):
         fig.add_trace(go.Bar(x=list(th.index), y=th[comp].to_numpy(), name=comp,
-                             marker_color=color,
+                             marker_color=color, offsetgroup=str(j),
                              hovertemplate=f"%{{x}}<br>{comp} = %{{y:.2f}}<extra></extra>"),
                       row=n + 1, col=1)
-    fig.update_yaxes(range=[0, 1], row=n + 1, col=1)
+        rows = [s_ for s_ in th.index if s_ in expected and comp in expected[s_]]
+        if rows:     # what a correct model would show: 5-95% of simulated data's shares
+            mid = [expected[s_][comp][1] for s_ in rows]
+            fig.add_trace(go.Scatter(
+                x=rows, y=mid, mode="markers", offsetgroup=str(j),
+                marker=dict(symbol="line-ew-open", size=16, color="#111", line=dict(width=2)),
+                error_y=dict(type="data", symmetric=False,
+                             array=[expected[s_][comp][2] - m for s_, m in zip(rows, mid,
+                                                                                strict=True)],
+                             arrayminus=[m - expected[s_][comp][0] for s_, m in zip(rows, mid,
+                                                                                    strict=True)],
+                             color="#111"),
+                name="expected for a correct model (5-95%)", legendgroup="expected",
+                showlegend=j == 0,
+                hovertemplate=f"%{{x}}: expected {comp} %{{y:.2f}}<extra></extra>"),
+                row=n + 1, col=1)
+    fig.update_yaxes(range=[0, 1.05], row=n + 1, col=1)
     params, iv = parts["params"], parts["intervals"]
     pnames = list(dict.fromkeys([*params, *iv]))
     if pnames:
@@ -128,5 +145,5 @@ def credibility(result: Any, series: Sequence[str] | None = None, *,
         fig.add_annotation(text="⚠ " + "<br>⚠ ".join(notes[:3]), xref="paper", yref="paper",
                            x=0, y=-0.08, showarrow=False, align="left",
                            font=dict(size=11, color="#a04000"))
-    fig.update_layout(hovermode="closest", barmode="stack")
+    fig.update_layout(hovermode="closest", barmode="group", scattermode="group")
     return fig

@@ -12,7 +12,10 @@ from .common import FigureDataError
 
 __all__ = ["calibration_parts", "CALIBRATION_CONTRACT"]
 
-#: What the dashboard reads from a calibration result.  Required: ``data`` (observed series,
+#: What the dashboard reads from a calibration result.  A
+#: :class:`sts_dynamics.calibrate.CalibrationResult` is read through its ``fitted_frame()``,
+#: ``intervals``, ``diagnostics`` (with ``theil_expected``), ``split_index``,
+#: ``identifiability`` and ``simulation``.  Other objects need, at least, ``data`` (observed series,
 #: a DataFrame indexed by time, or with a ``time`` column, one column per series) and
 #: ``fitted`` (or ``fit``; the model's values of the same series on the same times; a method is
 #: called).  Optional: ``lower``/``upper`` (or ``bands`` = {"lower": df, "upper": df}),
@@ -38,8 +41,54 @@ def _frame(x: Any, what: str) -> pd.DataFrame:
     return x
 
 
+_INTERVAL_PREFERENCE = ("profile", "mcmc", "bootstrap", "jacobian")
+
+
+def _from_calibration_result(cal: Any) -> dict[str, Any]:
+    """sts_dynamics.calibrate.CalibrationResult: ``fitted_frame()`` has every series."""
+    ff = cal.fitted_frame()
+    names = list(getattr(cal, "targets", None) or
+                 [c for c in ff.columns if f"{c}_fitted" in ff.columns])
+    x = ff["date"] if "date" in ff.columns else ff["t"]
+    index = pd.Index(np.asarray(x), name="time")
+
+    def frame(suffix: str) -> pd.DataFrame | None:
+        cols = {n: np.asarray(ff[f"{n}{suffix}"], dtype=float) for n in names
+                if f"{n}{suffix}" in ff.columns}
+        return pd.DataFrame(cols, index=index) if cols else None
+
+    lower = frame("_pred_lower") if frame("_pred_lower") is not None else frame("_lower")
+    upper = frame("_pred_upper") if frame("_pred_upper") is not None else frame("_upper")
+    intervals = {}
+    for name, by_method in dict(getattr(cal, "intervals", {}) or {}).items():
+        for m in _INTERVAL_PREFERENCE:
+            if m in by_method:
+                intervals[str(name)] = tuple(float(v) for v in by_method[m])
+                break
+    diag, expected = {}, {}
+    for name, stats in dict(getattr(cal, "diagnostics", {}) or {}).items():
+        if all(k in stats for k in ("U_M", "U_S", "U_C")):
+            diag[name] = {k: float(stats[k]) for k in ("U_M", "U_S", "U_C")}
+        if "theil_expected" in stats:
+            expected[name] = dict(stats["theil_expected"])
+    split = getattr(cal, "split_index", None)
+    free = set(getattr(cal, "free", ()) or ())
+    weak = getattr(getattr(cal, "identifiability", None), "weak", ()) or ()
+    return {"data": frame(""), "fitted": frame("_fitted"), "lower": lower, "upper": upper,
+            "params": {str(k): float(v) for k, v in dict(cal.params).items()
+                       if not free or k in free},
+            "intervals": intervals,
+            "diagnostics": pd.DataFrame.from_dict(diag, orient="index") if diag else None,
+            "theil_expected": expected,
+            "holdout": index[split] if split is not None and split < len(index) else None,
+            "warnings": [f"weakly identified: {d.combination}" for d in weak],
+            "simulation": getattr(cal, "simulation", None)}
+
+
 def calibration_parts(cal: Any) -> dict[str, Any]:
     """The pieces of a calibration result that the figures draw."""
+    if callable(getattr(cal, "fitted_frame", None)):
+        return _from_calibration_result(cal)
     missing = [a for a in ("data",) if not hasattr(cal, a)]
     fitted = getattr(cal, "fitted", None)
     if fitted is None:
@@ -73,6 +122,7 @@ def calibration_parts(cal: Any) -> dict[str, Any]:
                        if np.isscalar(v) and np.isfinite(float(v))},
             "intervals": _intervals(getattr(cal, "intervals", None)),
             "diagnostics": getattr(cal, "diagnostics", None),
+            "theil_expected": {},
             "holdout": getattr(cal, "holdout", None),
             "warnings": [str(w) for w in (getattr(cal, "warnings", None) or [])],
             "simulation": getattr(cal, "simulation", None)}
