@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.sparse import csr_matrix, kron
 
+from ._threads import single_threaded_blas
 from .compile import CompiledModel, Prepared, compile_model
 from .errors import SimulationError
 from .model import Model
@@ -108,7 +110,8 @@ def simulate(model: Model, *, t_span: tuple[float, float] | None = None,
             raise ValueError(f"`t_eval` must be increasing and within `t_span` {t_span!r}.")
     cm = compile_model(model)
     prep = cm.prepare(params, t0=t0, dt=step)
-    with np.errstate(all="ignore"):
+    blas = single_threaded_blas() if prep.n_runs > 1 else contextlib.nullcontext()
+    with np.errstate(all="ignore"), blas:
         if method in FIXED_STEP_METHODS:
             states, nfev = _fixed_step(cm, prep, method, t0, t1, step, t_out)
             msg = "fixed-step integration finished"
