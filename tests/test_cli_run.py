@@ -4,9 +4,10 @@ import subprocess
 import sys
 
 import pandas as pd
-from _paths import TEACUP
 
 from sts_dynamics.cli import main
+
+from _paths import TEACUP
 
 
 def test_run_prints_a_table(capsys):

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from _paths import ENGINE_DATA, TEST_MODELS
 
 import sts_dynamics as sd
 from sts_dynamics.simulate import ADAPTIVE_METHODS
+
+from _paths import ENGINE_DATA, TEST_MODELS
 
 TEACUP = TEST_MODELS / "samples" / "teacup" / "teacup.mdl"
 RTOL, ATOL = 1e-6, 1e-9

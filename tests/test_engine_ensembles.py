@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from _paths import ENGINE_DATA, TEST_MODELS
 
 import sts_dynamics as sd
+
+from _paths import ENGINE_DATA, TEST_MODELS
 
 TEACUP = TEST_MODELS / "samples" / "teacup" / "teacup.mdl"
 

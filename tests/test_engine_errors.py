@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from _paths import ENGINE_DATA, TEACUP
 
 import sts_dynamics as sd
 from sts_dynamics.errors import (
@@ -15,6 +14,8 @@ from sts_dynamics.errors import (
     UnknownNameError,
     UnsupportedFeatureError,
 )
+
+from _paths import ENGINE_DATA, TEACUP
 
 
 def test_missing_file():
