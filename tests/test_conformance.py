@@ -10,6 +10,7 @@ function. The whole module is skipped until ``sts_dynamics.simulate`` exists.
 from __future__ import annotations
 
 import pytest
+
 from conformance import compare, names_in_message, read_canonical, read_manifest
 
 sd = pytest.importorskip("sts_dynamics")

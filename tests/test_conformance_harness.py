@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from conformance import (
     MODELS_DIR,
     compare,
