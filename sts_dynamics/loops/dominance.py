@@ -81,7 +81,7 @@ def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str
     collapsed = composite_scores(cg, links, expanded)
     n_t = len(sim.t)
     tail = () if sim.n_runs is None else (sim.n_runs,)
-    scores = _loop_scores(loops, collapsed, (n_t,) + tail)
+    scores = _loop_scores(loops, collapsed, (n_t,) + tail, cg._index)
     rel = relative_scores(scores, loops)
     link_scores = {(cg.name(u), cg.name(v)): np.asarray(collapsed[(u, v)], dtype=float)
                    for u, v in links}
@@ -89,20 +89,26 @@ def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str
                         rel, threshold, loops.message)
 
 
-def _loop_scores(loops: LoopSet, collapsed: dict, shape: tuple[int, ...]) -> np.ndarray:
+def _loop_scores(loops: LoopSet, collapsed: dict, shape: tuple[int, ...],
+                 cache: dict) -> np.ndarray:
     """Products of link scores around every loop, grouped by loop length (vectorized)."""
     n_l = len(loops)
     out = np.ones((shape[0], n_l) + shape[1:])
     if not n_l:
         return out
-    index = {lk: i for i, lk in enumerate(collapsed)}
-    stack = np.stack([np.broadcast_to(collapsed[lk], shape) for lk in collapsed])
-    by_len: dict[int, list[int]] = {}
-    for j, lp in enumerate(loops):
-        by_len.setdefault(lp.length, []).append(j)
+    links = tuple(collapsed)
+    hit = cache.get("loop index")
+    if hit is None or hit[0] is not loops.loops or hit[1] != links:
+        index = {lk: i for i, lk in enumerate(links)}
+        by_len: dict[int, list[int]] = {}
+        for j, lp in enumerate(loops):
+            by_len.setdefault(lp.length, []).append(j)
+        groups = [(cols, np.array([[index[lk] for lk in loops[j].links] for j in cols]))
+                  for cols in by_len.values()]
+        hit = cache["loop index"] = (loops.loops, links, groups)
+    stack = np.stack([np.broadcast_to(collapsed[lk], shape) for lk in links])
     with np.errstate(all="ignore"):
-        for _, cols in by_len.items():
-            idx = np.array([[index[lk] for lk in loops[j].links] for j in cols])
+        for cols, idx in hit[2]:
             prod = stack[idx[:, 0]]                      # (n_loops_L, n_time[, n_runs])
             for p in range(1, idx.shape[1]):
                 prod *= stack[idx[:, p]]
@@ -151,19 +157,18 @@ def dominant_mask(rel: np.ndarray, loops: LoopSet, threshold: float = 0.5) -> np
         a = np.abs(rel2[:, cols])
         finite = np.isfinite(a).all(axis=1)
         a[~finite] = 0.0
-        chosen = np.zeros(a.shape, dtype=bool)
-        rows = np.flatnonzero(finite)
-        acc = np.zeros(len(rows))
-        while rows.size:
-            j = np.argmax(a[rows], axis=1)
-            val = a[rows, j]
-            on = val > 0
-            chosen[rows[on], j[on]] = True
-            a[rows, j] = -1.0
-            acc += val
-            keep = on & (acc < threshold - 1e-12)
-            rows, acc = rows[keep], acc[keep]
-        mask[:, cols] = chosen
+        # sort the values (not their indices: much faster), find the value at which the
+        # running sum reaches the threshold, take every loop above it and, of the loops
+        # equal to it, the first ones in loop order
+        srt = -np.sort(-a, axis=1)
+        csum = np.cumsum(srt, axis=1)
+        k = np.minimum((csum < threshold - 1e-12).sum(axis=1), a.shape[1] - 1)
+        v = srt[np.arange(len(srt)), k]
+        above = a > v[:, None]
+        eq = (a == v[:, None]) & (v[:, None] > 0)
+        need = (k + 1) - above.sum(axis=1)
+        chosen = above | (eq & (np.cumsum(eq, axis=1) <= need[:, None]))
+        mask[:, cols] = chosen & finite[:, None] & (a > 0)
     if rel.ndim == 3:
         n_t, n_l, n_r = rel.shape
         return np.moveaxis(mask.reshape(n_t, n_r, n_l), -1, 1)

@@ -272,7 +272,12 @@ def find_loops(model: Model | Simulation, *, max_length: int | None = DEFAULT_MA
     skey = ("structure", max_length, max_loops)
     if skey not in cg._index:
         cg._index[skey] = _structure(model, cg, cycles)
-    loops, partitions = _build(model, cg._index[skey], polarities)
+    # the same polarities give the same loops: reuse them (and what is cached on them)
+    bkey, pkey = ("built", max_length, max_loops), tuple(polarities.values())
+    built = cg._index.get(bkey)
+    if built is None or built[0] != pkey:
+        built = cg._index[bkey] = (pkey, *_build(model, cg._index[skey], polarities))
+    _, loops, partitions = built
     message = " ".join(notes)
     if not loops:
         message = (f"model {model.name!r} has no feedback loops: every stock changes only "
