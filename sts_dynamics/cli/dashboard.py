@@ -26,7 +26,8 @@ def add_subcommand(sub) -> None:
                     "loop diagram of the loops that matter, calibration credibility), in one "
                     "self-contained HTML file that works offline. SOURCE is an experiment file "
                     "or bundled experiment (default: the bundled default experiment), a "
-                    "calibration spec, or a model file / bundled model, which is run and "
+                    "calibration spec or bundled calibration (for example github), or a model "
+                    "file / bundled model, which is run and "
                     "analysed for loop dominance.")
     p.add_argument("source", nargs="?", metavar="SOURCE",
                    help="experiment TOML or name, calibration spec, or model (default: the "
@@ -36,7 +37,10 @@ def add_subcommand(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--title", help="title of the briefing")
     p.add_argument("--samples", type=int, metavar="N", help="Monte Carlo samples (experiments)")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the sampling (experiments)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="seed of the sampling (experiments, calibrations)")
+    p.add_argument("--fast", action="store_true",
+                   help="a calibration's fast setting (fewer starts and samples)")
     p.add_argument("--method", default=None,
                    help=f"solver for a model, one of {', '.join(METHODS)} (default RK45)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
@@ -72,6 +76,9 @@ def _kind(source: str | None) -> str:
 
     if source in bundled_experiments():
         return "experiment"
+    cal = _calibration_module()
+    if cal is not None and source in getattr(cal, "bundled_calibrations", dict)():
+        return "calibration"
     if source in bundled_models() or path.suffix.lower() in (".mdl", ".xmile", ".xml",
                                                             ".stmx"):
         return "model"
@@ -126,15 +133,31 @@ def _experiment(args):
     return spec.run(**overrides)
 
 
+def _calibration_module():
+    """The module that reads calibration specs (``load_calibration``), if installed."""
+    for name in ("..calibrate.spec", "..calibrate"):
+        try:
+            mod = importlib.import_module(name, __package__)
+        except ImportError:
+            continue
+        if hasattr(mod, "load_calibration"):
+            return mod
+    return None
+
+
 def _calibration(args):
-    mod = importlib.import_module("..calibrate", __package__)
-    load = getattr(mod, "load_spec", None) or getattr(mod, "load_calibration", None)
-    if load is None:
+    mod = _calibration_module()
+    if mod is None:
         raise UsageError(f"{args.source}: briefings from a calibration spec need the "
-                         "calibration runner (sts_dynamics.calibrate.load_spec), which this "
-                         "installation does not have yet; pass a model or an experiment.")
-    spec = load(args.source)
-    return spec.run() if hasattr(spec, "run") else spec
+                         "calibration runner (sts_dynamics.calibrate.load_calibration), which "
+                         "this installation does not have yet; pass a model or an experiment.")
+    spec = mod.load_calibration(args.source)
+    if not hasattr(spec, "run"):
+        return spec
+    try:
+        return spec.run(fast=args.fast, seed=args.seed, progress=progress_enabled(args))
+    except TypeError:                      # a runner without those options
+        return spec.run()
 
 
 def _model_run(args):

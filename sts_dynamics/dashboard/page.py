@@ -81,10 +81,12 @@ def build_sections(result: Any, *, analysis: Any = None, sim: Any = None,
         from .data import calibration_parts
 
         parts = calibration_parts(result)
+        held = "; the shaded window was held out of the fit and scored against it" \
+            if parts["holdout"] is not None else ""
         sections.append(Section(
             "fit", "Data against the calibrated model", behaviour(result),
             "Observed series (dots) against the calibrated model (line) and its predictive "
-            "band; a shaded window was held out of the fit."))
+            f"band{held}."))
         sections.append(Section(
             "credibility", "How far to trust the model", credibility(result),
             "Residuals, the Theil decomposition of the squared error (bias U_M, variability "
