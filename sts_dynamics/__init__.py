@@ -1,7 +1,9 @@
 """sts_dynamics: system dynamics for sociotechnical systems in technology service delivery."""
 
 from . import dashboard
+from .calibrate import CalibrationResult, calibrate, check_recovery
 from .compile import TimeSeries, compile_model
+from .data import read_incidents
 from .errors import (
     AlgebraicLoopError,
     ModelFileError,
@@ -25,6 +27,7 @@ from .io import bundled_models, load, load_contexts
 from .loops import LoopAnalysis, LoopSet, find_loops, loop_dominance
 from .model import Model, Variable
 from .result import Simulation
+from .series import read_series
 from .simulate import METHODS, simulate
 
 __version__ = "0.1.0"
@@ -40,3 +43,4 @@ __all__ += ["find_loops", "loop_dominance", "LoopSet", "LoopAnalysis"]
 __all__ += ["Scenario", "Policy", "run_experiment", "monte_carlo", "sensitivity",
             "ExperimentResult"]
 __all__ += ["dashboard"]
+__all__ += ["calibrate", "check_recovery", "CalibrationResult", "read_incidents", "read_series"]

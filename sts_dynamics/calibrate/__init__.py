@@ -1,8 +1,11 @@
 """Calibration of models to observed series.
 
-Observation models (:mod:`.observation`), priors (:mod:`.priors`), parameters with bounds
-and transforms (:mod:`.parameters`) and fit diagnostics (:mod:`.diagnostics`). This module
-only re-exports.
+:func:`calibrate` (:mod:`.fit`) with its :class:`CalibrationResult` (:mod:`.result`);
+observation models (:mod:`.observation`), priors (:mod:`.priors`), parameters with bounds
+and transforms (:mod:`.parameters`), the objective (:mod:`.problem`), optimizers
+(:mod:`.optimize`, :mod:`.lm`), uncertainty (:mod:`.uncertainty`, :mod:`.mcmc`),
+identifiability and recovery (:mod:`.identifiability`, :mod:`.recovery`) and fit diagnostics
+(:mod:`.diagnostics`). This module only re-exports.
 """
 
 from .diagnostics import (
@@ -18,6 +21,10 @@ from .diagnostics import (
     r_squared,
     theil,
 )
+from .figure import calibration_figure
+from .fit import UNCERTAINTY, calibrate
+from .identifiability import Identifiability, identifiability
+from .mcmc import Posterior, split_rhat
 from .observation import (
     MU_FLOOR,
     Gaussian,
@@ -27,8 +34,14 @@ from .observation import (
     Poisson,
     interval_counts,
 )
+from .optimize import METHODS
 from .parameters import TRANSFORMS, Parameter, ParameterSet, make_parameters
 from .priors import HalfNormalPrior, LogNormalPrior, NormalPrior, Prior, UniformPrior
+from .problem import INFEASIBLE_RESIDUAL, FailedSet
+from .recovery import RecoveryResult, check_recovery, simulate_series
+from .result import INTERVAL_METHODS, CalibrationResult
+from .setup import NOISE_MODELS
+from .spec import CalibrationSpec, bundled_calibrations, load_calibration
 
 __all__ = [
     # observation models
@@ -41,4 +54,10 @@ __all__ = [
     # diagnostics
     "theil", "mape", "mase", "r_squared", "durbin_watson", "autocorrelation", "ljung_box",
     "aic", "bic", "fit_statistics", "holdout_scores",
+    # fitting
+    "calibrate", "CalibrationResult", "METHODS", "UNCERTAINTY", "INTERVAL_METHODS",
+    "NOISE_MODELS", "INFEASIBLE_RESIDUAL", "FailedSet", "Posterior", "split_rhat",
+    "Identifiability", "identifiability", "check_recovery", "RecoveryResult",
+    "simulate_series", "CalibrationSpec", "load_calibration", "bundled_calibrations",
+    "calibration_figure",
 ]
