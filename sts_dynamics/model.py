@@ -187,6 +187,9 @@ class Model:
         """Return the canonical key of ``name`` or raise :class:`UnknownNameError`."""
         if not isinstance(name, str):
             raise TypeError(f"variable names must be strings, got {name!r}")
+        hit = self._aliases.get(name)
+        if hit is not None:
+            return hit
         for cand in (name, name.lower(), key_of(name), key_of(name.strip('"')),
                      identifier_of(name)):
             if cand in self._aliases:

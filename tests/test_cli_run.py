@@ -48,3 +48,14 @@ def test_module_entry_point_smoke():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "Teacup Temperature" in res.stdout
+
+
+def test_outputs_are_ordinary_files(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "run.csv"
+    assert main(["run", str(TEACUP), "--out", str(out), "--quiet"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

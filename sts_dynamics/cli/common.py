@@ -59,6 +59,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], *, force: bool
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent or ".")
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
     try:
         write(tmp_path)
         if p.exists() and not force:
