@@ -9,8 +9,8 @@ the model's eight KPIs (meta.toml [kpis]) of every run; trajectories of the KPI 
 are kept (157 weekly points per run).  Wall time includes sampling, the vectorized solves,
 KPIs and collecting the results; it excludes loading the model.
 
-The ensembles run with single-threaded BLAS (sts_dynamics.experiments._blas): OpenBLAS threads
-make the solver's small vector products several times slower.  Other processes compete for
+Ensembles run with single-threaded BLAS (simulate() limits it): OpenBLAS threads make the
+solver's small vector products several times slower.  Other processes compete for
 the two cores on a shared machine, so the header prints the load average.
 """
 

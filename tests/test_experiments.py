@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _paths import TEACUP
 from scipy.integrate import quad
 
 import sts_dynamics as sd
 from sts_dynamics.errors import ConfigError, UnknownNameError
 from sts_dynamics.experiments import KPI, Normal, Posterior, Triangular, Uniform
+
+from _paths import TEACUP
 
 DATA = Path(__file__).resolve().parent / "data" / "experiments"
 LINEAR = DATA / "linear.mdl"

@@ -33,7 +33,6 @@ from ..compile import TimeSeries
 from ..errors import SimulationError
 from ..model import Model
 from ..simulate import simulate
-from ._blas import single_threaded_blas
 from .kpis import KPI, kpi_values
 from .paths import Block, Path, build_params
 
@@ -103,8 +102,7 @@ def run_chunk(model: Model, settings: Settings, params: Mapping[str, Any], n: in
     rec = (np.full((len(settings.record), len(settings.t_eval), n), np.nan)
            if settings.record else None)
     failed: dict[int, str] = {}
-    with single_threaded_blas():
-        _solve(model, settings, dict(params), np.arange(n), kp, rec, failed)
+    _solve(model, settings, dict(params), np.arange(n), kp, rec, failed)
     return ChunkOutput(kp, rec, failed, time.perf_counter() - start)
 
 
