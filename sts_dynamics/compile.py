@@ -119,6 +119,20 @@ class Prepared:
     breakpoints: np.ndarray
     params: dict
     deriv: list | None = None
+    plan_deps: list | None = None
+
+    def plan_for(self, keys: set[str]) -> list:
+        """The part of the plan needed to compute ``keys`` (in evaluation order)."""
+        if self.plan_deps is None:
+            return self.plan
+        needed = set(keys)
+        keep = [False] * len(self.plan)
+        for i in range(len(self.plan) - 1, -1, -1):
+            key, deps = self.plan_deps[i]
+            if key in needed:
+                keep[i] = True
+                needed |= deps
+        return [p for p, k in zip(self.plan, keep, strict=True) if k]
 
 
 class CompiledModel:
@@ -424,16 +438,20 @@ class CompiledModel:
             if var.kind == "initial":
                 base[self.slot[k]] = v[self.slot[k]]
         plan = []
+        plan_deps: list[tuple[str, frozenset[str]]] = []  # (key, keys it needs) per plan entry
         for k in list(model.order) + self.stock_keys:
-            for hkey, f, deps in self.hoisted.get(k, ()):
+            owned = self.hoisted.get(k, ())
+            for hkey, f, deps in owned:
                 if deps <= static:
                     base[self.slot[hkey]] = f(base)
                 else:
                     plan.append((self.slot[hkey], f))
+                    plan_deps.append((hkey, deps))
             if k in static:
                 base[self.slot[k]] = self.fn[k](base)
             elif model.variables[k].kind != "stock":
                 plan.append((self.slot[k], self.fast.get(k, self.fn[k])))
+                plan_deps.append((k, model.variables[k].uses() | {h for h, _, _ in owned}))
         deriv = [self.fast.get(k, self.fn[k]) for k in self.stock_keys]
         y0 = [v[s] for s in self.stock_slots]
         if n_runs > 1:
@@ -447,7 +465,8 @@ class CompiledModel:
         bps = self._breakpoints(base, static, ts_list)
         all_params = {model.variables[k].name: val for k, val in consts.items()}
         all_params.update({model.variables[k].name: ts for k, ts in series.items()})
-        return Prepared(base, y0, n_runs, ensemble, plan, ts_list, bps, all_params, deriv)
+        return Prepared(base, y0, n_runs, ensemble, plan, ts_list, bps, all_params, deriv,
+                        plan_deps)
 
     def _breakpoints(self, base: list, static: set, ts_list: list) -> np.ndarray:
         out: list[np.ndarray] = []
@@ -508,8 +527,11 @@ class CompiledModel:
             return [f(v) for f in deriv]
         return rates
 
-    def evaluate_all(self, prep: Prepared, t, states: list) -> list:
-        """All slot values at times ``t`` (array) given stock values (arrays): vectorized."""
+    def evaluate_all(self, prep: Prepared, t, states: list, keys: set[str] | None = None) -> list:
+        """Slot values at times ``t`` (array) given stock values (arrays): vectorized.
+
+        With ``keys``, only those variables (and what they need) are computed.
+        """
         v = prep.base.copy()
         v[self.T] = t
         v[self.TM] = None
@@ -518,7 +540,7 @@ class CompiledModel:
         for s, ts in prep.timeseries:
             tv = ts(np.ravel(t)) if np.ndim(t) else ts(t)
             v[s] = tv if np.ndim(t) < 2 else np.asarray(tv).reshape(np.shape(t)[0], -1)
-        for s, f in prep.plan:
+        for s, f in (prep.plan if keys is None else prep.plan_for(keys)):
             v[s] = f(v)
         return v
 

@@ -182,6 +182,11 @@ class Model:
         object.__setattr__(self, "order", self._runtime_order())
         object.__setattr__(self, "init_order", self._init_order())
 
+    def __reduce__(self):
+        # the mapping proxies do not pickle; rebuild from plain dicts
+        return (self.__class__, (self.name, dict(self.variables), self.control, self.source,
+                                 _plain(self.metadata)))
+
     # -- lookup ---------------------------------------------------------------------------
     def resolve(self, name: str) -> str:
         """Return the canonical key of ``name`` or raise :class:`UnknownNameError`."""
@@ -336,3 +341,12 @@ class Model:
                  for k in ("stock", "flow", "auxiliary", "constant")}
         parts = ", ".join(f"{n} {k}s" for k, n in kinds.items())
         return f"<Model {self.name!r}: {parts}>"
+
+
+def _plain(obj: Any) -> Any:
+    """Plain dicts and lists from (nested) read-only mappings, for pickling."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v) for v in obj)
+    return obj

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import UnknownNameError
 from .model import Model
 
 __all__ = ["Simulation"]
@@ -61,7 +62,19 @@ class Simulation:
     # -- access -------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> np.ndarray:
         """Values of one variable: shape ``(n_time,)`` or ``(n_time, n_runs)``."""
-        return self.values[self.model.resolve(name)]
+        key = self.model.resolve(name)
+        try:
+            return self.values[key]
+        except KeyError:
+            raise UnknownNameError(
+                f"{self.model.variables[key].name!r} was not computed in this simulation; "
+                "name it in simulate(..., outputs=[...]) or leave `outputs` out."
+            ) from None
+
+    def __reduce__(self):
+        return (_rebuild_simulation, (self.model, self.t, dict(self.values), self.n_runs,
+                                      dict(self.params), self.method, self.success,
+                                      self.message, self.nfev, self.failed_runs))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.model
@@ -130,3 +143,9 @@ class Simulation:
         runs = "" if self.n_runs is None else f", {self.n_runs} runs"
         return (f"<Simulation of {self.model.name!r}: {len(self.t)} times from {self.t[0]:g} to "
                 f"{self.t[-1]:g}{runs}, method {self.method}, success={self.success}>")
+
+
+def _rebuild_simulation(model, t, values, n_runs, params, method, success, message, nfev,
+                        failed_runs):
+    return Simulation(model, t, {k: np.array(v) for k, v in values.items()}, n_runs, params,
+                      method, success, message, nfev, failed_runs)

@@ -83,3 +83,30 @@ def test_simulation_is_frozen():
         sim["Teacup Temperature"][0] = 1.0
     with pytest.raises(AttributeError):
         sim.t = None
+
+
+def test_outputs_limits_the_computed_variables():
+    model = sd.load("sts_core")
+    full = sd.simulate(model, params={"automation level": [0.5, 0.8]})
+    part = sd.simulate(model, params={"automation level": [0.5, 0.8]},
+                       outputs=["Time to Resolve"])
+    np.testing.assert_array_equal(part["Time to Resolve"], full["Time to Resolve"])
+    np.testing.assert_array_equal(part["Operator Skill"], full["Operator Skill"])  # a stock
+    assert len(part.values) < len(full.values) / 2
+    from sts_dynamics.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"'Detection Delay' was not computed"):
+        part["Detection Delay"]
+
+
+def test_models_and_simulations_pickle():
+    import pickle
+
+    model = sd.load("sts_core")
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.metadata["loop"] == model.metadata["loop"]
+    sim = sd.simulate(model, method="euler", params={"automation level": [0.5, 0.9]})
+    again = pickle.loads(pickle.dumps(sim))
+    np.testing.assert_array_equal(again["Operator Skill"], sim["Operator Skill"])
+    np.testing.assert_array_equal(sd.simulate(clone, method="euler")["Operator Skill"],
+                                  sd.simulate(model, method="euler")["Operator Skill"])

@@ -14,8 +14,6 @@ the other runs are kept.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import copyreg
-import io
 import math
 import os
 import pickle
@@ -24,7 +22,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -113,7 +110,9 @@ def _solve(model: Model, settings: Settings, params: dict, idx: np.ndarray, kp: 
         # parameter sets) before it silences floating-point warnings itself
         with np.errstate(all="ignore"):
             sim = simulate(model, t_span=settings.t_span, t_eval=settings.t_eval,
-                           params=params or None, **settings.solver)
+                           params=params or None,
+                           outputs=[key for _, key in settings.kpis] + list(settings.record),
+                           **settings.solver)
     except SimulationError as exc:
         if len(idx) == 1:
             failed[int(idx[0])] = _first_line(exc)
@@ -145,23 +144,9 @@ def _solve(model: Model, settings: Settings, params: dict, idx: np.ndarray, kp: 
 
 
 # -- pickling models for other processes ------------------------------------------------------
-def _proxy(d: dict) -> MappingProxyType:
-    return MappingProxyType(d)
-
-
-def _reduce_proxy(m: MappingProxyType):
-    return _proxy, (dict(m),)
-
-
 def dumps(obj: Any) -> bytes:
-    """Pickle ``obj`` (a Model holds read-only mapping proxies, which pickle refuses)."""
-    buf = io.BytesIO()
-    p = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
-    table = copyreg.dispatch_table.copy()
-    table[MappingProxyType] = _reduce_proxy
-    p.dispatch_table = table
-    p.dump(obj)
-    return buf.getvalue()
+    """Pickle ``obj`` for a worker (models and results pickle natively)."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 _MODELS: OrderedDict[str, Model] = OrderedDict()
