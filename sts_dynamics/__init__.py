@@ -29,6 +29,7 @@ from .model import Model, Variable
 from .result import Simulation
 from .series import read_series
 from .simulate import METHODS, simulate
+from .sociotech import PolicyOptimum, VarianceMatrix, optimize_policy, variance_matrix
 
 __version__ = "0.1.0"
 
@@ -44,3 +45,4 @@ __all__ += ["Scenario", "Policy", "run_experiment", "monte_carlo", "sensitivity"
             "ExperimentResult"]
 __all__ += ["dashboard"]
 __all__ += ["calibrate", "check_recovery", "CalibrationResult", "read_incidents", "read_series"]
+__all__ += ["variance_matrix", "optimize_policy", "VarianceMatrix", "PolicyOptimum"]
