@@ -8,6 +8,8 @@ Every figure function returns a :class:`plotly.graph_objects.Figure` (nothing ca
     loop_dominance(analysis)  relative loop scores over time, stacked, shifts marked
     kpi_bars(experiment)      scenario KPIs with their uncertainty
     credibility(calibration)  fit, residuals, Theil statistics, parameter intervals
+    variance_chart(matrix)    where variances originate, are detected and are controlled
+    optimization_chart(opt)   technical-only, social-only and joint optima with their KPIs
     briefing(result, path=)   one offline HTML page with key messages and the figures
 
 Results are read by their documented attributes (duck typing), so experiment and
@@ -23,13 +25,14 @@ from typing import Any
 
 __all__ = ["behaviour", "loop_diagram", "loop_dominance", "kpi_bars", "credibility",
            "briefing", "export_png", "key_messages", "FigureDataError",
-           "CALIBRATION_CONTRACT"]
+           "CALIBRATION_CONTRACT", "variance_chart", "optimization_chart"]
 
 _WHERE = {
     "behaviour": "over_time", "loop_diagram": "cld", "loop_dominance": "dominance",
     "kpi_bars": "kpis", "credibility": "calibration", "briefing": "page",
     "export_png": "page", "key_messages": "narrative", "FigureDataError": "common",
-    "CALIBRATION_CONTRACT": "data",
+    "CALIBRATION_CONTRACT": "data", "variance_chart": "sts_lens",
+    "optimization_chart": "sts_lens",
 }
 
 

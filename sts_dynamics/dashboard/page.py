@@ -50,18 +50,29 @@ def _analysis(sim: Any, notes: list[str]):
 
 
 def build_sections(result: Any, *, analysis: Any = None, sim: Any = None,
-                   loops_top: int = 5) -> tuple[list[Section], Any, Any, list[str]]:
-    """The sections of a briefing for ``result``, and the loop analysis and run behind them."""
+                   loops_top: int = 5, extra: Sequence[Any] = ()
+                   ) -> tuple[list[Section], Any, Any, list[str]]:
+    """The sections of a briefing for ``result``, and the loop analysis and run behind them.
+
+    ``extra`` results (a VarianceMatrix, a PolicyOptimum) add their sections after the
+    result's own and before the loop sections.
+    """
     from .calibration import credibility
     from .cld import default_time, loop_diagram
     from .dominance import loop_dominance as dominance_figure
     from .kpis import kpi_bars
     from .over_time import behaviour
+    from .sts_lens import sociotech_sections
 
     kind = kind_of(result)
     notes: list[str] = []
     sections: list[Section] = []
-    if kind == "simulation":
+    lens = sociotech_sections(result)
+    if lens:
+        sections += lens
+        if sim is None and analysis is None:
+            sim = _model_run(result)
+    elif kind == "simulation":
         sim = result
     elif kind == "loops":
         analysis = result
@@ -101,6 +112,12 @@ def build_sections(result: Any, *, analysis: Any = None, sim: Any = None,
                                 "The model's stocks over the run."
                                 if sim.n_runs is None else
                                 "Median of the stocks over the runs with a 5-95% band."))
+    for item in extra:
+        more = sociotech_sections(item)
+        if not more and not isinstance(item, Section):
+            raise TypeError(f"`extra` items must be a VarianceMatrix, a PolicyOptimum or a "
+                            f"Section, got {type(item).__name__}.")
+        sections += more or [item]
     if analysis is None and sim is not None:
         analysis = _analysis(sim, notes)
     if analysis is not None:
@@ -116,9 +133,28 @@ def build_sections(result: Any, *, analysis: Any = None, sim: Any = None,
                 "loops", "The loops that matter", loop_diagram(analysis, top=loops_top),
                 f"The loops with the largest share of dominance. Link width: |link score| at "
                 f"{unit.lower() or 't'} {t:g}; colours of the variables: sociotechnical layer; "
-                "grey links or loop markers: polarity not certain.",
+                "grey links or loop markers: polarity not certain." + _boundary(analysis),
                 html=_loop_table(analysis)))
     return sections, analysis, sim, notes
+
+
+def _model_run(result: Any):
+    """A run of a sociotechnical result's model over its horizon, at the model's values."""
+    from ..simulate import simulate
+
+    horizon = getattr(result, "horizon", None)
+    if horizon is None and getattr(result, "t", None) is not None and len(result.t):
+        horizon = (float(result.t[0]), float(result.t[-1]))
+    return simulate(result.model, t_span=tuple(horizon) if horizon else None)
+
+
+def _boundary(analysis: Any) -> str:
+    """The share of loop dominance of loops that cross the technical/social boundary."""
+    loops = analysis.loops
+    if not any(lp.crosses_boundary for lp in loops):
+        return ""
+    return (f" Loops that cross the technical/social boundary hold "
+            f"{100 * analysis.boundary_share():.0f}% of loop dominance over the run.")
 
 
 def _loop_table(analysis: Any, top: int = 10) -> str:
@@ -243,7 +279,8 @@ def render_html(title: str, subtitle: str, messages: Sequence[str],
 
 def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str | None = None,
              analysis: Any = None, sim: Any = None, force: bool = True,
-             png_dir: str | os.PathLike | None = None, loops_top: int = 5) -> str | Path:
+             png_dir: str | os.PathLike | None = None, loops_top: int = 5,
+             extra: Sequence[Any] = ()) -> str | Path:
     """A leadership briefing: one self-contained HTML file (works offline).
 
     A title, three to five key messages written from the results (for example "From week 30
@@ -254,10 +291,12 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
 
     Parameters
     ----------
-    result : Simulation, LoopAnalysis, ExperimentResult or CalibrationResult
+    result : Simulation, LoopAnalysis, ExperimentResult, CalibrationResult, VarianceMatrix or
+        PolicyOptimum
         Results are recognised by their attributes (see :func:`.common.kind_of`).  An
         experiment's loops are those of its baseline run; a calibration's are those of its
-        ``simulation`` when it has one.
+        ``simulation`` when it has one; a variance matrix's or optimum's, those of a run of
+        its model.
     path : path, optional
         Where to write the page (atomically); without it the HTML is returned.
     analysis, sim : optional
@@ -267,6 +306,10 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
     png_dir : path, optional
         Also write each figure as PNG there, where kaleido and a browser are available
         (see :func:`export_png`).
+    extra : sequence, optional
+        More results whose sections join the page: a VarianceMatrix ("Where variances are
+        controlled"), a PolicyOptimum ("Technical-only vs joint optimization") or
+        :class:`Section` objects.
 
     Returns
     -------
@@ -275,6 +318,7 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
     """
     from .. import __version__
     from .narrative import key_messages
+    from .sts_lens import sociotech_messages
 
     if path is not None:
         p = Path(path)
@@ -284,8 +328,9 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
             raise FileNotFoundError(f"the folder {str(p.parent)!r} of {str(p)!r} does not "
                                     "exist; create it first.")
     sections, analysis, sim, notes = build_sections(result, analysis=analysis, sim=sim,
-                                                    loops_top=loops_top)
-    messages = key_messages(result, analysis=analysis, sim=sim)
+                                                    loops_top=loops_top, extra=extra)
+    lens = [m for item in (result, *extra) for m in sociotech_messages(item, limit=2)]
+    messages = (lens + key_messages(result, analysis=analysis, sim=sim))[:max(5, len(lens))]
     if len(messages) < 3 and analysis is not None and len(analysis.loops):
         lp = analysis.loops
         n_r = sum(1 for x in lp if x.polarity == "R")
@@ -297,7 +342,8 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
     kind = kind_of(result)
     default_title = {"experiment": f"Policy experiment briefing: {name}",
                      "calibration": f"Calibration briefing: {name}"}.get(
-        kind, f"Feedback briefing: {name}")
+        kind, f"Sociotechnical briefing: {name}" if sociotech_messages(result) else
+        f"Feedback briefing: {name}")
     subtitle = (f"Generated {_dt.date.today().isoformat()} by sts_dynamics {__version__} "
                 f"from model '{name}'.")
     page = render_html(title or default_title, subtitle, messages, sections, notes)
