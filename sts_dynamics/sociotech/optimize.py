@@ -169,6 +169,11 @@ def optimize_policy(model: Model | str, levers: Any = None, objective: str = DEF
         if free:
             notes.append(f"Levers without a cost_per_unit cost nothing in 'cost': "
                          f"{', '.join(map(repr, free))}.")
+    for lv in lev:
+        if lv.held != lv.default and compare:
+            notes.append(f"{lv.name!r} is {lv.default:g} in the model, outside its bounds "
+                         f"[{lv.low:g}, {lv.high:g}]: the single-subsystem searches hold it at "
+                         f"{lv.held:g} (the baseline keeps {lv.default:g}).")
     label, pct, n_samples = parse_robust(robust)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**32))

@@ -46,7 +46,7 @@ class Measure:
 
 
 def _kpi_text(k: KPI, model: Model) -> str:
-    what = {"final": "final value", "mean": "mean", "initial": "initial value",
+    what = {"final": "final value", "mean": "mean of", "initial": "initial value",
             "mean_per_year": "yearly rate of", "change": "change of",
             "change_per_year": "yearly change of", "integral": "integral of",
             "min": "minimum of", "max": "maximum of", "at": f"value at {k.at} of"}[k.stat]
