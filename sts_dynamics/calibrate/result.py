@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -212,7 +213,7 @@ class CalibrationResult:
         L: list[str] = []
         ind = "    "
         L.append("[[Model]]")
-        src = f" ({self.model.source})" if self.model.source else ""
+        src = f" ({Path(self.model.source).name})" if self.model.source else ""
         L.append(f"{ind}{self.model.name}{src}")
         w = max(len(n) for n in self.targets)
         for name, t in self.targets.items():
@@ -321,9 +322,10 @@ class CalibrationResult:
             if exs:
                 out.append(f"{ind}{ind}  under the fitted noise model (median [5%, 95%]): "
                            f"{exs}")
+            mape = ("n/a (zero observations)" if math.isnan(d["mape"])
+                    else f"{_g(d['mape'], 4)}%")
             out.append(f"{ind}{ind}RMSE = {_g(d['rmse'], 4)}, r = {_g(d['r'], 4)}, R^2 = "
-                       f"{_g(d['r_squared'], 4)}, MAPE = {_g(d['mape'], 4)}%, MASE = "
-                       f"{_g(d['mase'], 4)}")
+                       f"{_g(d['r_squared'], 4)}, MAPE = {mape}, MASE = {_g(d['mase'], 4)}")
             lb = d.get("ljung_box", {})
             acf = d.get("autocorrelation", {})
             out.append(f"{ind}{ind}Durbin-Watson = {d['durbin_watson']:.3f}, residual ACF(1) = "
