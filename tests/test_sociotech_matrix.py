@@ -123,6 +123,9 @@ def test_bad_variances(backlog):
         Variance("x", "outage size", 1.0, layer="tech")
     with pytest.raises(ConfigError, match="both as constant names"):
         Variance("x", "outage size", 1.0, start="outage time", duration=2)
+    with pytest.raises(ConfigError, match="'outage' starts at 10, at or after the end of the "
+                                          "horizon"):
+        sd.variance_matrix(backlog, horizon=8)
     with pytest.raises(ConfigError, match="`tolerance` must be a fraction"):
         sd.variance_matrix(backlog, tolerance=5)
     with pytest.raises(ConfigError, match="leave them to the variances"):

@@ -379,6 +379,10 @@ def variance_matrix(model: Model | str, variances: Any = None, *, horizon: Any =
             for r in dev.values():
                 moving |= r > 1e-9
             start = float(t[np.argmax(moving)]) if moving.any() else t0
+        if start >= t1 - 1e-9:
+            raise ConfigError(f"variance {v.name!r} starts at {start:g}, at or after the end of "
+                              f"the horizon ({t1:g} {unit}); lengthen `horizon` or move its "
+                              "start.")
         w_end = start + max(dur, early)
         early_w = (t >= start - 1e-9) & (t <= w_end + 1e-9)
         if not early_w.any():
