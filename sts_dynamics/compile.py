@@ -367,6 +367,10 @@ class CompiledModel:
                     "the run length use `t_span`."
                 )
             if isinstance(value, TimeSeries):
+                if value.values.ndim == 2 and value.values.shape[1] == 1:
+                    # one run given as a column: an ensemble of one, computed on floats
+                    value = TimeSeries(value.times, value.values[:, 0], value.interpolation)
+                    ensemble = True
                 series[key] = value
                 if value.n_runs > 1:
                     n_runs, ensemble = self._runs(n_runs, value.n_runs, var.name), True

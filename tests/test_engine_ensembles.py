@@ -110,3 +110,13 @@ def test_models_and_simulations_pickle():
     np.testing.assert_array_equal(again["Operator Skill"], sim["Operator Skill"])
     np.testing.assert_array_equal(sd.simulate(clone, method="euler")["Operator Skill"],
                                   sd.simulate(model, method="euler")["Operator Skill"])
+
+
+def test_time_series_with_one_run_column_is_an_ensemble_of_one():
+    model = sd.load(TEACUP)
+    col = sd.TimeSeries([0.0, 10.0], [[70.0], [50.0]], "step")
+    flat = sd.TimeSeries([0.0, 10.0], [70.0, 50.0], "step")
+    a = sd.simulate(model, params={"Room Temperature": col})
+    b = sd.simulate(model, params={"Room Temperature": flat})
+    assert a["Teacup Temperature"].shape == (len(a.t), 1)
+    np.testing.assert_allclose(a["Teacup Temperature"][:, 0], b["Teacup Temperature"])
