@@ -128,3 +128,14 @@ def test_fit_at_a_bound_warns(linear):
         fit = calibrate(linear, data, params={"rate": (0.1, 1.0)}, observe={"level": "Level"})
     assert fit.to_frame().loc["rate", "at_bound"] == "max"
     assert "AT MAX BOUND" in fit.report()
+
+
+def test_fixed_step_solver_on_its_grid(linear):
+    # Euler is exact for a constant inflow; observation times off the step grid interpolate
+    t = np.arange(0.1, 40.0, 1.3)
+    data = sd.read_series(__import__("pandas").DataFrame({"t": t, "level": 10 + 2 * t}))
+    fit = calibrate(linear, data, params={"rate": (0.1, 10)}, observe={"level": "Level"},
+                    solver={"method": "euler"},
+                    noise={"level": {"family": "gaussian", "sigma": 0.01}})
+    assert fit.params["rate"] == pytest.approx(2.0, rel=1e-8)
+    assert fit.simulation.method == "euler"
