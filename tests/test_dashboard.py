@@ -245,3 +245,31 @@ def test_real_calibration_result():
     page = db.briefing(fit)
     assert "Calibration briefing: bass" in page and "(Theil U_" in page
     assert "word of mouth loop (R1)" in page              # loops of the fitted run
+
+
+def test_kpi_bars_show_shares_in_percentage_points():
+    import pandas as pd
+
+    from sts_dynamics.dashboard import kpi_bars
+
+    # awareness collapses to near zero in some baseline runs: percent changes explode
+    df = pd.DataFrame({
+        "scenario": ["baseline", "policy", "baseline", "policy"],
+        "kpi": ["awareness", "awareness", "incidents", "incidents"],
+        "units": ["", "", "incident/Year", "incident/Year"],
+        "median": [0.48, 0.30, 100.0, 80.0], "baseline": [0.48, 0.48, 100.0, 100.0],
+        "change": [0.0, -0.18, 0.0, -20.0], "change_p5": [0.0, -0.25, 0.0, -30.0],
+        "change_p95": [0.0, 0.29, 0.0, -10.0],
+        "change_pct": [0.0, -37.5, 0.0, -20.0], "change_pct_p5": [0.0, -40.0, 0.0, -30.0],
+        "change_pct_p95": [0.0, 6000.0, 0.0, -10.0],
+    })
+    fig = kpi_bars(df)  # a kpis() table: the baseline scenario is left out of the bars
+    assert {t.name for t in fig.data} == {"policy"}
+    bars = {t.yaxis: t for t in fig.data}
+    aw = bars["y"]
+    assert aw.y[0] == pytest.approx(-18.0)          # percentage points, not -37.5 %
+    assert aw.error_y.array[0] == pytest.approx(47.0)  # 0.29 - (-0.18) in points
+    inc = bars["y2"]
+    assert inc.y[0] == pytest.approx(-20.0)         # a count keeps its percent change
+    assert "percentage points" in fig.layout.yaxis.title.text
+    assert "% change" in fig.layout.yaxis2.title.text

@@ -52,11 +52,16 @@ def kpi_bars(result: Any, *, kpis: Sequence[str] | None = None,
         An experiment, or its :meth:`kpis` table (columns ``scenario, kpi, median`` and
         percentile columns such as ``p5, p95``, ``change_pct, change_pct_p5, ...``).
     relative : bool
-        Draw the change from the baseline in percent (run-by-run, so the band is the
-        uncertainty of the difference); otherwise the KPI values of every scenario.
+        Draw the change from the baseline (run-by-run, so the band is the uncertainty of
+        the difference): in percent, or in percentage points for dimensionless shares in
+        [0, 1] (whose percent changes explode where a share is near zero); otherwise the
+        KPI values of every scenario.
     """
     df = kpi_table(result)
-    baseline = getattr(result, "baseline", None)
+    if isinstance(result, pd.DataFrame):  # a kpis() table: its baseline column is a value
+        baseline = "baseline" if "baseline" in set(df["scenario"]) else None
+    else:
+        baseline = getattr(result, "baseline", None)
     all_kpis = list(dict.fromkeys(df["kpi"]))
     names = all_kpis if kpis is None else list(kpis)
     require(all_kpis, names, "KPIs", "kpi_bars()")
@@ -79,22 +84,28 @@ def kpi_bars(result: Any, *, kpis: Sequence[str] | None = None,
     for i, kpi in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
         sub = df[df["kpi"] == kpi].set_index("scenario")
+        scale = 1.0
         if relative:
             ycol = "change_pct" if "change_pct" in sub and np.isfinite(
                 sub["change_pct"].astype(float)).any() else "change"
+            if "change" in sub and _is_share(sub, units.get(kpi, "")):
+                # a share near zero in some runs makes percent changes explode: show the
+                # change in percentage points instead
+                ycol, scale = "change", 100.0
             band = _band_columns(df, f"{ycol}_")
-            ylabel = "% change vs baseline" if ycol == "change_pct" else \
-                f"change vs baseline {units.get(kpi, '')}".strip()
+            ylabel = ("% change vs baseline" if ycol == "change_pct" else
+                      "change vs baseline (percentage points)" if scale == 100.0 else
+                      f"change vs baseline {units.get(kpi, '')}".strip())
         else:
             ycol, band = "median", _band_columns(df, "")
             ylabel = str(units.get(kpi, "") or "")
         for s in chosen:
             if s not in sub.index:
                 continue
-            y = float(sub.at[s, ycol])
+            y = float(sub.at[s, ycol]) * scale
             err = None
             if band is not None:
-                lo, hi = float(sub.at[s, band[0]]), float(sub.at[s, band[1]])
+                lo, hi = float(sub.at[s, band[0]]) * scale, float(sub.at[s, band[1]]) * scale
                 err = dict(type="data", symmetric=False, array=[max(hi - y, 0.0)],
                            arrayminus=[max(y - lo, 0.0)], color="#333", thickness=1.2)
             color = SCENARIO_COLORS[all_scen.index(s) % len(SCENARIO_COLORS)]
@@ -112,3 +123,15 @@ def kpi_bars(result: Any, *, kpis: Sequence[str] | None = None,
     base_layout(fig, title if title is not None else default, height=max(360, 300 * rows + 90))
     fig.update_layout(barmode="group", hovermode="closest")
     return fig
+
+
+def _is_share(sub, units: str) -> bool:
+    """A dimensionless KPI whose values lie in [0, 1] (a share, fraction or index)."""
+    if str(units or "").strip().lower() not in ("", "dmnl", "1", "dimensionless", "fraction"):
+        return False
+    cols = [c for c in ("median", "baseline") if c in sub]
+    if not cols:
+        return False
+    vals = sub[cols].to_numpy(dtype=float)
+    vals = vals[np.isfinite(vals)]
+    return bool(vals.size) and bool(np.all((vals >= 0) & (vals <= 1)))
