@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from .. import output
 from ..errors import StsDynamicsError
 
 __all__ = ["parse_assignments", "atomic_write", "check_output", "print_table", "UsageError",
@@ -54,40 +53,15 @@ def check_output(path: str | Path, *, force: bool, is_dir: bool = False) -> Path
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], *, force: bool) -> Path:
-    """Write through a temporary file in the same folder, then rename into place."""
-    p = check_output(path, force=force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent or ".")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-    try:
-        write(tmp_path)
-        if p.exists() and not force:
-            raise UsageError(f"{str(p)!r} exists; pass --force to overwrite it.")
-        os.replace(tmp_path, p)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-    return p
+    """Check ``path`` with the command line's wording, then write it atomically."""
+    return output.atomic_write(check_output(path, force=force), write, force=force)
 
 
 def write_frame(df: pd.DataFrame, path: str | Path, *, force: bool, index: bool = True) -> Path:
     """Write a frame as CSV, Parquet or JSON (by extension), atomically."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".json"):
-        raise UsageError(f"output {str(p)!r}: use a .csv, .parquet or .json file name.")
-
-    def write(tmp: Path) -> None:
-        if suffix == ".csv":
-            df.to_csv(tmp, index=index)
-        elif suffix == ".parquet":
-            df.to_parquet(tmp, index=index)
-        else:
-            df.to_json(tmp, orient="table" if index else "records", indent=1)
-    return atomic_write(p, write, force=force)
+    if Path(path).suffix.lower().lstrip(".") not in output.FORMATS:
+        raise UsageError(f"output {str(path)!r}: use a .csv, .parquet or .json file name.")
+    return output.write_frame(df, check_output(path, force=force), force=force, index=index)
 
 
 def print_table(df: pd.DataFrame, *, file=None, floatfmt: str = "{:.4g}") -> None:

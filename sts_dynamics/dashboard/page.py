@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..output import write_text
 from .common import kind_of
 
 __all__ = ["briefing", "Section", "build_sections", "render_html", "export_png"]
@@ -352,22 +352,7 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
                    names=[s.id for s in sections if s.figure is not None])
     if path is None:
         return page
-    return _atomic_write(Path(path), page)
-
-
-def _atomic_write(p: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; a page is for sharing
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+    return write_text(page, path, force=True)
 
 
 def export_png(figures: Sequence[go.Figure], folder: str | os.PathLike, *,

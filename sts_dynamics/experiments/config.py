@@ -18,10 +18,10 @@ from typing import Any
 from ..errors import ConfigError, StsDynamicsError, UnknownNameError, close_matches
 from ..io import bundled_dir, load
 from ..model import Model
+from ..output import FORMATS
 from ..simulate import METHODS
 from .core import prepare, run_experiment
 from .distributions import Posterior, Uncertainty, distribution_from_dict
-from .export import FORMATS
 from .kpis import resolve_kpis
 from .policy import MODES, Policy, Scenario
 from .result import ExperimentResult

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import ConfigError, UnknownNameError, close_matches
 from ..model import Model
-from .export import FORMATS, check_targets, write_frame, write_text
+from ..output import FORMATS, check_targets, write_frame, write_text
 from .kpis import KPI
 from .policy import Scenario
 

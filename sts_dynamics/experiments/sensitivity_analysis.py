@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import ConfigError, SimulationError, UnknownNameError, close_matches
 from ..model import Model
+from ..output import write_frame
 from ..simulate import DEFAULT_ATOL, DEFAULT_RTOL
 from .core import _output_grid, prepare
 from .distributions import (
@@ -32,7 +33,6 @@ from .distributions import (
     Uniform,
     as_uncertainty,
 )
-from .export import write_frame
 from .kpis import KPI, resolve_kpis
 from .paths import scenario_paths
 from .policy import Scenario

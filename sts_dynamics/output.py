@@ -1,4 +1,9 @@
-"""Atomic file output: write to a temporary file in the target folder, then rename."""
+"""Atomic file output, shared by the library and the command line.
+
+Every file sts_dynamics writes goes to a temporary file in the target folder first and is then
+renamed into place, so a crash never leaves half a file; an existing file is only replaced with
+``force=True``.  Files get ordinary permissions (``0666`` less the umask).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
-__all__ = ["check_targets", "write_frame", "write_text", "FORMATS"]
+__all__ = ["FORMATS", "check_targets", "atomic_write", "write_frame", "write_text"]
 
 FORMATS = ("csv", "parquet", "json")
 
@@ -38,7 +43,17 @@ def _umask() -> int:
     return mask
 
 
-def _atomic(path: Path, write: Callable[[Path], None], *, force: bool) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *,
+                 force: bool = False) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> atomic_write(folder / "x.txt", lambda p: p.write_text("hi")).read_text()
+    'hi'
+    """
     (p,) = check_targets([path], force=force)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=p.parent or ".")
     os.close(fd)
@@ -56,8 +71,9 @@ def _atomic(path: Path, write: Callable[[Path], None], *, force: bool) -> Path:
     return p
 
 
-def write_frame(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write ``df`` (without its index) as CSV, Parquet or JSON records, by extension."""
+def write_frame(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = False,
+                index: bool = False) -> Path:
+    """Write ``df`` as CSV, Parquet or JSON (by extension), atomically."""
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -65,13 +81,15 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = Fals
 
     def write(tmp: Path) -> None:
         if fmt == "csv":
-            df.to_csv(tmp, index=False)
+            df.to_csv(tmp, index=index)
         elif fmt == "parquet":
-            df.to_parquet(tmp, index=False)
+            df.to_parquet(tmp, index=index)
         else:
-            df.to_json(tmp, orient="records", indent=1)
-    return _atomic(p, write, force=force)
+            df.to_json(tmp, orient="table" if index else "records", indent=1)
+    return atomic_write(p, write, force=force)
 
 
 def write_text(text: str, path: str | os.PathLike, *, force: bool = False) -> Path:
-    return _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"), force=force)
+    """Write ``text`` (UTF-8), atomically."""
+    return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"),
+                        force=force)
