@@ -9,7 +9,8 @@ message and exit code 2.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "StsDynamicsError",
@@ -27,6 +28,7 @@ __all__ = [
     "DataWarning",
     "CalibrationWarning",
     "close_matches",
+    "check_keys",
 ]
 
 
@@ -125,3 +127,22 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> str:
         return ""
     quoted = " or ".join(repr(lowered[h]) for h in hits)
     return f" Did you mean {quoted}?"
+
+
+def check_keys(table: Any, allowed: Sequence[str], where: str) -> dict:
+    """Check that ``table`` is a mapping whose keys are all ``allowed``; return it as a dict.
+
+    Raises :class:`ConfigError` naming ``where``, the unknown key and close matches.
+
+    Examples
+    --------
+    >>> check_keys({"horizon": 3}, ("horizon", "seed"), "[experiment]")
+    {'horizon': 3}
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table, got {table!r}.")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r}.{close_matches(str(key), allowed)}"
+                              f" Allowed keys: {', '.join(allowed)}.")
+    return dict(table)

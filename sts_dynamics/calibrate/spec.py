@@ -56,7 +56,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, StsDynamicsError
-from ..io import bundled_dir, load
+from ..io import load
+from ..io.bundled import bundled_files
 from ..model import Model
 from ..series import IncidentSeries, read_series
 from .fit import UNCERTAINTY, calibrate
@@ -118,8 +119,7 @@ class CalibrationSpec:
 
 def bundled_calibrations() -> dict[str, Path]:
     """``{name: path}`` of the bundled calibration specs."""
-    folder = bundled_dir("calibration")
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+    return bundled_files("", kind="calibration")
 
 
 def load_calibration(path_or_name: str | os.PathLike) -> CalibrationSpec:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, StsDynamicsError, UnknownNameError, close_matches
-from ..io import bundled_dir, load
+from ..errors import ConfigError, StsDynamicsError, UnknownNameError, check_keys, close_matches
+from ..io import load
+from ..io.bundled import bundled_files
 from ..model import Model
 from ..output import FORMATS
 from ..simulate import METHODS
@@ -78,25 +79,12 @@ class ExperimentSpec:
 
 def bundled_experiments() -> dict[str, Path]:
     """``{name: path}`` of the bundled experiment files."""
-    folder = bundled_dir("models") / "experiments"
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
-
-
-def _check_keys(table: Any, allowed: Sequence[str], where: str) -> dict:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table, got {table!r}.")
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r}.{close_matches(str(key), allowed)}"
-                              f" Allowed keys: {', '.join(allowed)}.")
-    return dict(table)
+    return bundled_files("experiments")
 
 
 def _policy(name: str, spec: Any) -> Policy:
     where = f"[policies.{name!r}]"
-    spec = _check_keys(spec, _POLICY, where)
+    spec = check_keys(spec, _POLICY, where)
     modes = [m for m in MODES if m in spec]
     if len(modes) != 1:
         raise ConfigError(f"{where}: give exactly one of `set`, `scale` or `add` (a table of "
@@ -122,7 +110,7 @@ def _scenarios(data: dict, policies: dict[str, Policy]) -> list[Scenario]:
     out = []
     for name, spec in raw.items():
         where = f"[scenarios.{name!r}]"
-        spec = _check_keys(spec, _SCENARIO, where)
+        spec = check_keys(spec, _SCENARIO, where)
         names = spec.get("policies", [])
         if isinstance(names, str):
             names = [names]
@@ -155,7 +143,7 @@ def _uncertainty(data: dict, folder: Path) -> Uncertainty | None:
     if post is not None:
         if isinstance(post, str):
             post = {"file": post}
-        post = _check_keys(post, _POSTERIOR, "[posterior]")
+        post = check_keys(post, _POSTERIOR, "[posterior]")
         if "file" not in post:
             raise ConfigError("[posterior]: needs `file`, a CSV or Parquet table of samples.")
         path = Path(post["file"])
@@ -180,7 +168,7 @@ def parse_experiment(data: Mapping[str, Any], *, folder: str | os.PathLike = "."
                      source: str = "<dict>", model: Model | None = None) -> ExperimentSpec:
     """Check an experiment given as a dict (the parsed TOML); see :func:`load_experiment`."""
     folder = Path(folder)
-    data = _check_keys(data, _TOP, "experiment")
+    data = check_keys(data, _TOP, "experiment")
     if model is None:
         if "model" not in data:
             raise ConfigError("`model` is missing: name a bundled model (e.g. \"sts_core\") or "
@@ -208,7 +196,7 @@ def parse_experiment(data: Mapping[str, Any], *, folder: str | os.PathLike = "."
             or not all(isinstance(x, int | float) for x in pct) or not 0 <= pct[0] < pct[1] <= 100):
         raise ConfigError(f"`percentiles` must be two numbers [low, high] between 0 and 100, "
                           f"got {pct!r}.")
-    output = _check_keys(data.get("output", {}), _OUTPUT, "[output]")
+    output = check_keys(data.get("output", {}), _OUTPUT, "[output]")
     out_folder = None
     if "folder" in output:
         out_folder = Path(output["folder"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["bundled_dir", "bundled_models", "bundled_model_path"]
+__all__ = ["bundled_dir", "bundled_models", "bundled_model_path", "bundled_files"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +39,11 @@ def bundled_models() -> dict[str, Path]:
 
 def bundled_model_path(name: str) -> Path | None:
     return bundled_models().get(name)
+
+
+def bundled_files(folder: str, kind: str = "models", suffix: str = ".toml") -> dict[str, Path]:
+    """``{name: path}`` of the bundled ``*suffix`` files in ``kind/folder`` (``""``: kind)."""
+    root = bundled_dir(kind) / folder if folder else bundled_dir(kind)
+    if not root.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(root.glob(f"*{suffix}"))}

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, StsDynamicsError, UnknownNameError, close_matches
-from ..io import bundled_dir, load
+from ..errors import ConfigError, StsDynamicsError, UnknownNameError, check_keys, close_matches
+from ..io import load
+from ..io.bundled import bundled_files
 from ..model import Model
 from .expression import parse_expression
 from .levers import resolve_levers
@@ -50,20 +51,7 @@ class OptimizationSpec:
 
 def bundled_optimizations() -> dict[str, Path]:
     """``{name: path}`` of the bundled optimization files."""
-    folder = bundled_dir("models") / "optimizations"
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
-
-
-def _keys(table: Any, allowed: tuple[str, ...], where: str) -> dict:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{where} must be a table, got {table!r}.")
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r}.{close_matches(str(key), allowed)}"
-                              f" Allowed keys: {', '.join(allowed)}.")
-    return dict(table)
+    return bundled_files("optimizations")
 
 
 def load_optimization(path: str | os.PathLike) -> OptimizationSpec:
@@ -93,7 +81,7 @@ def load_optimization(path: str | os.PathLike) -> OptimizationSpec:
 
 
 def _parse(doc: dict, p: Path) -> OptimizationSpec:
-    doc = _keys(doc, _TOP, "the file")
+    doc = check_keys(doc, _TOP, "the file")
     if "model" not in doc:
         raise ConfigError("give `model`: a bundled model name or a model file relative to this "
                           "file.")
@@ -131,7 +119,7 @@ def _parse(doc: dict, p: Path) -> OptimizationSpec:
         check_periods(doc["time_varying"])
         opts["time_varying"] = doc["time_varying"]
     if "robust" in doc:
-        r = _keys(doc["robust"], _ROBUST, "[robust]")
+        r = check_keys(doc["robust"], _ROBUST, "[robust]")
         if "statistic" not in r:
             raise ConfigError("[robust] needs `statistic`: 'mean' or a percentile such as "
                               "'p90'.")
@@ -153,7 +141,7 @@ def _parse(doc: dict, p: Path) -> OptimizationSpec:
         raise ConfigError(f"[robust] needs [uncertainty]: distributions of uncertain constants "
                           f"(model {model.name!r} declares none).")
     if "search" in doc:
-        opts.update(_keys(doc["search"], _SEARCH, "[search]"))
+        opts.update(check_keys(doc["search"], _SEARCH, "[search]"))
     if "kpis" in opts:
         from ..experiments.kpis import resolve_kpis
 
