@@ -144,8 +144,6 @@ def _grid_index(t_out: np.ndarray, t0: float, step: float) -> np.ndarray:
 def _fixed_step(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: float,
                 step: float, t_out: np.ndarray):
     idx = _grid_index(t_out, t0, step)
-    n_steps = int(idx[-1]) if len(idx) else 0
-    n_steps = max(n_steps, int(round((t1 - t0) / step)) if idx[-1] * step + t0 >= t1 else n_steps)
     rates = cm.make_rates(prep, [None])
     ns = len(cm.stock_slots)
     save_at = {int(k): j for j, k in enumerate(idx)}

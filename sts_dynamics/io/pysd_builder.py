@@ -10,7 +10,7 @@ sees them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -415,10 +415,6 @@ def _fold(expr: Expr) -> Expr:
     return expr
 
 
-def _check_units(units: Any) -> str:
-    return "" if units is None else str(units)
-
-
 def build_model(abstract_model: Any, path: Path, name: str | None = None,
                 metadata: dict | None = None) -> Model:
     """Translate a PySD ``AbstractModel`` into a :class:`Model`."""
@@ -455,7 +451,8 @@ def build_model(abstract_model: Any, path: Path, name: str | None = None,
         if key in elements:
             raise ModelSyntaxError(f"variable {el.name!r} is defined twice in {path.name}")
         kind = "lookup" if comp.type == "Lookup" else "aux"
-        elements[key] = _Element(el.name, key, kind, comp.ast, _check_units(el.units),
+        units = "" if el.units is None else str(el.units)
+        elements[key] = _Element(el.name, key, kind, comp.ast, units,
                                  tuple(el.limits) if el.limits else (None, None),
                                  el.documentation or "")
     b = _Builder(path, elements)
@@ -468,26 +465,14 @@ def build_model(abstract_model: Any, path: Path, name: str | None = None,
     for var in list(out.values()):
         if var.kind == "stock":
             for f in var.inflows + var.outflows:
-                if out[f].kind == "auxiliary":
-                    out[f] = _with_kind(out[f], "flow")
-                elif out[f].kind in ("constant", "stock", "lookup"):
-                    pass
+                if out[f].kind == "auxiliary":  # a constant flow stays a settable constant
+                    out[f] = replace(out[f], kind="flow")
     control = _control(b, path)
     for ck in CONTROL_KEYS:
         if ck in out and out[ck].kind == "control":
-            out[ck] = _with_equation(out[ck], Num(getattr(control, ck)))
+            out[ck] = replace(out[ck], equation=Num(getattr(control, ck)))
     model_name = name or path.stem
     return Model(model_name, out, control, source=str(path), metadata=metadata or {})
-
-
-def _with_kind(var: Variable, kind: str) -> Variable:
-    from dataclasses import replace
-    return replace(var, kind=kind)
-
-
-def _with_equation(var: Variable, eq: Expr) -> Variable:
-    from dataclasses import replace
-    return replace(var, equation=eq)
 
 
 def _control(b: _Builder, path: Path) -> Control:
