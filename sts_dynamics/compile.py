@@ -171,20 +171,27 @@ class CompiledModel:
                              if model.variables[k].non_negative]
         v = model.variables
         self.constant_keys = [k for k, var in v.items() if var.kind in ("constant", "control")]
+        self.uses = {k: var.uses() for k, var in v.items()}
+        self._static: dict[frozenset[str], frozenset[str]] = {}
         self._hoist_all()
 
     # -- hoisting: constant sub-expressions are computed once per parameter set ---------------
-    def static_keys(self, series: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    def static_keys(self, series: frozenset[str] | set[str] = frozenset()) -> frozenset[str]:
         """Keys of the variables that stay fixed during a run (given time-varying constants)."""
+        series = frozenset(series)
+        try:
+            return self._static[series]
+        except KeyError:
+            pass
         model = self.model
         static = {k for k, var in model.variables.items()
                   if var.kind in ("constant", "control", "lookup", "initial") and k not in series}
         for k in model.order:
-            var = model.variables[k]
-            deps = var.uses()
-            if "time" not in deps and deps <= static and var.initial is None:
+            deps = self.uses[k]
+            if "time" not in deps and deps <= static and model.variables[k].initial is None:
                 static.add(k)
-        return static
+        self._static[series] = frozenset(static)
+        return self._static[series]
 
     def _hoist_all(self) -> None:
         """Move compound sub-expressions of constants out of the dynamic equations.
@@ -455,7 +462,7 @@ class CompiledModel:
                 base[self.slot[k]] = self.fn[k](base)
             elif model.variables[k].kind != "stock":
                 plan.append((self.slot[k], self.fast.get(k, self.fn[k])))
-                plan_deps.append((k, model.variables[k].uses() | {h for h, _, _ in owned}))
+                plan_deps.append((k, self.uses[k] | {h for h, _, _ in owned}))
         deriv = [self.fast.get(k, self.fn[k]) for k in self.stock_keys]
         y0 = [v[s] for s in self.stock_slots]
         if n_runs > 1:
@@ -514,9 +521,11 @@ class CompiledModel:
         base, plan, deriv = prep.base, prep.plan, prep.deriv or self.deriv
         stock_slots, T, TM, ts_list = self.stock_slots, self.T, self.TM, prep.timeseries
         pairs = list(enumerate(stock_slots))
+        # one value list for all calls: every slot the plan reads is written before it is read
+        # (static slots never change, the others are set in evaluation order)
+        v = base.copy()
 
         def rates(t, ys):
-            v = base.copy()
             v[T] = t
             v[TM] = tm[0]
             for i, s in pairs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.sparse import csr_matrix, kron
 
+from . import _lean_rk
 from ._threads import single_threaded_blas
 from .compile import CompiledModel, Prepared, compile_model
 from .errors import SimulationError
@@ -209,6 +211,8 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
               t_out: np.ndarray, rtol: float, atol: float, max_step: float | None):
     ns = len(cm.stock_slots)
     n = prep.n_runs
+    if n == 1 and method in _lean_rk.METHODS and ns:
+        return _lean_single(cm, prep, method, t0, t1, t_out, rtol, atol, max_step)
     tm = [None]
     rates = cm.make_rates(prep, tm)
     if n == 1:
@@ -232,8 +236,7 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
         options["jac_sparsity"] = csr_matrix(kron(np.eye(n), np.ones((ns, ns))))
     elif n > 1 and method == "LSODA":
         options["lband"] = options["uband"] = max(ns - 1, 0)
-    bps = prep.breakpoints
-    edges = np.concatenate([[t0], bps[(bps > t0 + 1e-12) & (bps < t1 - 1e-12)], [t1]])
+    edges = _segments(prep, t0, t1)
     out = np.full((len(t_out), ns * n), np.nan)
     nfev = 0
     msg = "the solver successfully reached the end of the integration interval"
@@ -253,23 +256,66 @@ def _adaptive(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: flo
         if sol.status != 0 or not np.all(np.isfinite(sol.y)):
             # re-run the failing segment without output times to see where it stopped
             probe = solve_ivp(fun, (a, b), y, method=method, **options)
-            t_fail = float(probe.t[-1])
-            y_fail = probe.y[:, -1]
-            var, runs = _first_nonfinite(cm, prep, t_fail, y_fail, n)
-            if var is not None:
-                what = f"; the first non-finite variable is {var!r}"
-            else:
-                var = _fastest_state(cm, rates, t_fail, y_fail, n)
-                what = f"; the fastest-changing variable there is {var!r}"
-            raise SimulationError(
-                f"{method} failed at time {t_fail:g} of model {cm.model.name!r}: "
-                f"{sol.message.rstrip('.')}{what}. Check that variable's equation and inputs, "
-                "or try a stiff method (Radau, BDF, LSODA).",
-                time=t_fail, variable=var, runs=runs,
-            )
+            _fail(cm, prep, rates, method, float(probe.t[-1]), probe.y[:, -1], sol.message)
         out[lo:hi] = sol.y[:, : hi - lo].T
         y = sol.y[:, -1]
     return _shape_states(out, ns, n), nfev, msg
+
+
+def _segments(prep: Prepared, t0: float, t1: float) -> np.ndarray:
+    bps = prep.breakpoints
+    return np.concatenate([[t0], bps[(bps > t0 + 1e-12) & (bps < t1 - 1e-12)], [t1]])
+
+
+def _lean_single(cm: CompiledModel, prep: Prepared, method: str, t0: float, t1: float,
+                 t_out: np.ndarray, rtol: float, atol: float, max_step: float | None):
+    """One run with RK45 or RK23: SciPy's algorithm on Python floats (see ``_lean_rk``).
+
+    The step size carries over from one segment to the next instead of being chosen anew
+    after each breakpoint; the error control still checks every step.
+    """
+    tm: list = [None]
+    rates = cm.make_rates(prep, tm)
+    max_step = math.inf if max_step is None else float(max_step)
+    if not max_step > 0:
+        raise ValueError(f"`max_step` must be positive, got {max_step!r}.")
+    steps = _lean_rk.Steps(method)
+    y = list(prep.y0)
+    h_abs = None
+    nfev = 0
+    edges = _segments(prep, t0, t1).tolist()
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        tm[0] = 0.5 * (a + b)
+        f = rates(a, y)
+        nfev += 1
+        if h_abs is None:
+            h_abs = _lean_rk.initial_step(method, rates, a, y, f, b, max_step, rtol, atol)
+            nfev += 1
+        ok, t, y, f, h_abs, k = _lean_rk.integrate(method, rates, a, b, y, f, h_abs, rtol,
+                                                   atol, max_step, steps)
+        nfev += k
+        if not ok:
+            _fail(cm, prep, rates, method, t, np.array(y, dtype=float),
+                  "Required step size is less than spacing between numbers.")
+    return _lean_rk.dense(steps, t_out), nfev, \
+        "the solver successfully reached the end of the integration interval"
+
+
+def _fail(cm: CompiledModel, prep: Prepared, rates, method: str, t_fail: float,
+          y_fail: np.ndarray, message: str):
+    n = prep.n_runs
+    var, runs = _first_nonfinite(cm, prep, t_fail, y_fail, n)
+    if var is not None:
+        what = f"; the first non-finite variable is {var!r}"
+    else:
+        var = _fastest_state(cm, rates, t_fail, y_fail, n)
+        what = f"; the fastest-changing variable there is {var!r}"
+    raise SimulationError(
+        f"{method} failed at time {t_fail:g} of model {cm.model.name!r}: "
+        f"{message.rstrip('.')}{what}. Check that variable's equation and inputs, "
+        "or try a stiff method (Radau, BDF, LSODA).",
+        time=t_fail, variable=var, runs=runs,
+    )
 
 
 def _shape_states(out: np.ndarray, ns: int, n: int) -> np.ndarray:
@@ -353,9 +399,13 @@ def _outputs(cm: CompiledModel, prep: Prepared, t_out: np.ndarray, states: np.nd
         var = cm.model.variables[k]
         if var.kind == "lookup" or (keys is not None and k not in keys):
             continue
-        val = np.asarray(v[cm.slot[k]], dtype=float)
-        # constants and per-run values become read-only broadcast views: no copies
-        arr = val if val.shape == shape else np.broadcast_to(val, shape)
+        val = v[cm.slot[k]]
+        if isinstance(val, float):  # a constant of a single run: a zero-stride view
+            arr = np.ndarray(shape, dtype=float, buffer=np.array([val]), strides=(0,) * len(shape))
+        else:
+            val = np.asarray(val, dtype=float)
+            # constants and per-run values become read-only broadcast views: no copies
+            arr = val if val.shape == shape else np.broadcast_to(val, shape)
         if ens and n == 1:
             arr = arr.reshape(len(t_out), 1)
         values[k] = arr
