@@ -120,3 +120,19 @@ def test_time_series_with_one_run_column_is_an_ensemble_of_one():
     b = sd.simulate(model, params={"Room Temperature": flat})
     assert a["Teacup Temperature"].shape == (len(a.t), 1)
     np.testing.assert_allclose(a["Teacup Temperature"][:, 0], b["Teacup Temperature"])
+
+
+def test_single_threaded_blas_limits_and_restores():
+    from threadpoolctl import threadpool_info
+
+    from sts_dynamics._threads import single_threaded_blas
+
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    for _ in range(2):  # the second time uses the cached controller
+        with single_threaded_blas():
+            with single_threaded_blas():  # re-entrant
+                pass
+            inside = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            assert inside and set(inside) == {1}
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        assert after == before
