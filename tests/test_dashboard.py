@@ -273,3 +273,38 @@ def test_kpi_bars_show_shares_in_percentage_points():
     assert inc.y[0] == pytest.approx(-20.0)         # a count keeps its percent change
     assert "percentage points" in fig.layout.yaxis.title.text
     assert "% change" in fig.layout.yaxis2.title.text
+
+
+def test_key_messages_report_shares_in_percentage_points():
+    import pandas as pd
+
+    from sts_dynamics.dashboard.narrative import experiment_messages
+
+    class Result:
+        baseline = "baseline"
+
+        def kpis(self):
+            return pd.DataFrame({
+                "scenario": ["baseline", "policy", "baseline", "policy", "other", "other"],
+                "kpi": ["awareness", "awareness", "incidents", "incidents", "incidents",
+                        "awareness"],
+                "units": ["", "", "incident/Year", "incident/Year", "incident/Year", ""],
+                "median": [0.48, 0.20, 100.0, 80.0, 95.0, 0.47],
+                "baseline": [0.48, 0.48, 100.0, 100.0, 100.0, 0.48],
+                "change": [0.0, -0.28, 0.0, -20.0, -5.0, -0.01],
+                "change_p5": [0.0, -0.35, 0.0, -30.0, -8.0, -0.02],
+                "change_p95": [0.0, 0.29, 0.0, -10.0, -1.0, 0.0],
+                "change_pct": [0.0, -58.3, 0.0, -20.0, -5.0, -2.1],
+                "change_pct_p5": [0.0, -40.0, 0.0, -30.0, -8.0, -4.0],
+                "change_pct_p95": [0.0, 6000.0, 0.0, -10.0, -1.0, 0.0],
+            })
+
+    msgs = experiment_messages(Result(), limit=2)
+    # the share falls 28 points (ranked above the 20 % fall of incidents in the same
+    # scenario), never the exploding "-58 % (… to +6000 %)"
+    assert msgs[0] == ("Scenario “policy” lowers awareness by 28 percentage points, from 48% "
+                       "to 20% against the baseline (p5–p95 over runs: -35 to +29 percentage "
+                       "points).")
+    assert msgs[1] == ("Scenario “other” lowers incidents by 5% against the baseline "
+                       "(p5–p95 over runs: -8% to -1%).")
+    assert "6000" not in " ".join(msgs)

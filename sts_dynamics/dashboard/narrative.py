@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -94,30 +95,51 @@ def loop_messages(analysis: Any, sim: Any = None, *, limit: int = 3) -> list[str
     return out[:limit + 1]
 
 
+def _is_share_row(r: dict) -> bool:
+    """A dimensionless KPI in [0, 1]: its change reads in percentage points (as in kpi_bars)."""
+    if str(r.get("units", "") or "").strip().lower() not in ("", "dmnl", "1", "dimensionless",
+                                                             "fraction"):
+        return False
+    vals = [float(r[c]) for c in ("median", "baseline") if c in r and np.isfinite(r[c])]
+    return bool(vals) and "change" in r and all(0.0 <= v <= 1.0 for v in vals)
+
+
 def experiment_messages(result: Any, *, limit: int = 2) -> list[str]:
-    """The largest KPI changes of the scenarios against the baseline, with their bands."""
+    """The largest KPI changes of the scenarios against the baseline, with their bands.
+
+    Shares (dimensionless KPIs in [0, 1]) are reported in percentage points, as the KPI bars
+    show them: a percent change of a share near zero says little.
+    """
     df = result.kpis()
     base = getattr(result, "baseline", None)
     df = df[df["scenario"] != base] if base is not None else df
     if df.empty or "change_pct" not in df.columns:
         return []
-    lo_c = next((c for c in df.columns if str(c).startswith("change_pct_p")), None)
-    hi_c = [c for c in df.columns if str(c).startswith("change_pct_p")][-1] if lo_c else None
-    d = df.assign(_abs=np.abs(df["change_pct"].astype(float))).dropna(subset=["_abs"])
-    d = d.sort_values("_abs", ascending=False)
+    rows = [r._asdict() for r in df.itertuples(index=False)]
+    for r in rows:
+        r["_share"] = _is_share_row(r)
+        r["_size"] = abs(100 * float(r["change"])) if r["_share"] else abs(float(r["change_pct"]))
+    rows = sorted((r for r in rows if np.isfinite(r["_size"])), key=lambda r: -r["_size"])
     out, seen = [], set()
-    for row in d.itertuples(index=False):
-        if row.scenario in seen:
+    for r in rows:
+        if r["scenario"] in seen:
             continue
-        seen.add(row.scenario)
-        r = row._asdict()
-        verb = "raises" if r["change_pct"] > 0 else "lowers"
+        seen.add(r["scenario"])
+        share = r["_share"]
+        col = "change" if share else "change_pct"
+        scale, unit = (100.0, " percentage points") if share else (1.0, "%")
+        bands = [c for c in r if re.fullmatch(rf"{col}_p[0-9.]+", str(c))]
+        verb = "raises" if r[col] > 0 else "lowers"
         band = ""
-        if lo_c and np.isfinite(r[lo_c]) and np.isfinite(r[hi_c]):
-            band = (f" ({lo_c.removeprefix('change_pct_')}–{hi_c.removeprefix('change_pct_')} "
-                    f"over runs: {r[lo_c]:+.0f}% to {r[hi_c]:+.0f}%)")
+        if len(bands) >= 2 and np.isfinite(r[bands[0]]) and np.isfinite(r[bands[-1]]):
+            lo, hi = bands[0], bands[-1]
+            band = (f" ({lo.removeprefix(col + '_')}–{hi.removeprefix(col + '_')} over runs: "
+                    f"{scale * r[lo]:+.0f}{'' if share else '%'} to {scale * r[hi]:+.0f}{unit})")
+        levels = ""
+        if share and np.isfinite(r.get("baseline", np.nan)) and np.isfinite(r["median"]):
+            levels = f", from {100 * r['baseline']:.0f}% to {100 * r['median']:.0f}%"
         out.append(f"Scenario “{r['scenario']}” {verb} {r['kpi']} by "
-                   f"{abs(r['change_pct']):.0f}% against the baseline{band}.")
+                   f"{scale * abs(r[col]):.0f}{unit}{levels} against the baseline{band}.")
         if len(out) >= limit:
             break
     return out
