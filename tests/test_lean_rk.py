@@ -125,10 +125,11 @@ def test_step_size_carried_over_breakpoints_keeps_the_error_controlled(method, r
     sim = sd.simulate(model, method=method, rtol=rtol, atol=atol)
     exact = step_decay_exact(sim.t)
     assert np.max(np.abs(sim["Level"] - exact) / (atol + rtol * np.abs(exact))) < 20
-    restart = sd.simulate(model, method=method, rtol=rtol, atol=atol,
-                          params={"Tau": [2.5]})  # an ensemble of one: solve_ivp per segment
+    # two identical runs go through solve_ivp, restarted at each breakpoint; their RMS error
+    # norm equals one run's, so they take SciPy's steps for this model
+    restart = sd.simulate(model, method=method, rtol=rtol, atol=atol, params={"Tau": [2.5, 2.5]})
     np.testing.assert_allclose(restart["Level"][:, 0], exact, rtol=20 * rtol, atol=20 * atol)
-    assert sim.nfev <= restart.nfev
+    assert sim.nfev < restart.nfev
 
 
 @pytest.mark.parametrize("method", ["RK45", "RK23"])
