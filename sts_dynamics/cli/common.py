@@ -12,7 +12,7 @@ from .. import output
 from ..errors import StsDynamicsError
 
 __all__ = ["parse_assignments", "atomic_write", "check_output", "print_table", "UsageError",
-           "progress_enabled"]
+           "progress_enabled", "add_table_options", "check_table_outputs"]
 
 
 class UsageError(StsDynamicsError, ValueError):
@@ -50,6 +50,24 @@ def check_output(path: str | Path, *, force: bool, is_dir: bool = False) -> Path
     if p.exists() and not force:
         raise UsageError(f"{str(p)!r} exists; pass --force to overwrite it.")
     return p
+
+
+def add_table_options(p, table: str, section: str) -> None:
+    """Add ``--out`` (a table), ``--dashboard`` (a briefing), ``--force`` and ``--quiet``."""
+    p.add_argument("--out", metavar="FILE", help=f"write the {table} (.csv/.parquet/.json)")
+    p.add_argument("--dashboard", metavar="FILE.html",
+                   help=f"also write a briefing with the section '{section}'")
+    p.add_argument("--force", action="store_true", help="overwrite output files")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def check_table_outputs(args) -> None:
+    """Check ``--out`` and ``--dashboard`` before any work is done."""
+    for path in (args.out, args.dashboard):
+        if path:
+            check_output(path, force=args.force)
+    if args.dashboard and not args.dashboard.lower().endswith((".html", ".htm")):
+        raise UsageError(f"--dashboard {args.dashboard!r}: use an .html file name.")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], *, force: bool) -> Path:

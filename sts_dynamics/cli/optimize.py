@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import UsageError, check_output, write_frame
+from .common import UsageError, add_table_options, check_table_outputs, write_frame
 
 
 def add_subcommand(sub) -> None:
@@ -21,23 +21,14 @@ def add_subcommand(sub) -> None:
     p.add_argument("--maxiter", type=int, metavar="N", help="generations of the search")
     p.add_argument("--no-compare", action="store_true",
                    help="optimize jointly only (skip the single-subsystem searches)")
-    p.add_argument("--out", metavar="FILE", help="write the comparison (.csv/.parquet/.json)")
-    p.add_argument("--dashboard", metavar="FILE.html",
-                   help="also write a briefing with the section 'Technical-only vs joint "
-                        "optimization'")
-    p.add_argument("--force", action="store_true", help="overwrite output files")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_table_options(p, "comparison", "Technical-only vs joint optimization")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..sociotech.config import load_optimization
 
-    for path in (args.out, args.dashboard):
-        if path:
-            check_output(path, force=args.force)
-    if args.dashboard and not args.dashboard.lower().endswith((".html", ".htm")):
-        raise UsageError(f"--dashboard {args.dashboard!r}: use an .html file name.")
+    check_table_outputs(args)
     if args.maxiter is not None and args.maxiter < 1:
         raise UsageError(f"--maxiter must be a positive integer, got {args.maxiter}.")
     spec = load_optimization(args.file)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from .common import UsageError, check_output, parse_assignments, write_frame
+from .common import (
+    add_table_options,
+    check_table_outputs,
+    parse_assignments,
+    write_frame,
+)
 
 
 def add_subcommand(sub) -> None:
@@ -26,12 +31,7 @@ def add_subcommand(sub) -> None:
     p.add_argument("--horizon", help="run length in model time units or e.g. '3 years'")
     p.add_argument("--tolerance", type=float, default=0.05, metavar="F",
                    help="absorbed: back within this fraction of the baseline (default 0.05)")
-    p.add_argument("--out", metavar="FILE", help="write the matrix (.csv/.parquet/.json)")
-    p.add_argument("--dashboard", metavar="FILE.html",
-                   help="also write a briefing with the section 'Where variances are "
-                        "controlled'")
-    p.add_argument("--force", action="store_true", help="overwrite output files")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_table_options(p, "matrix", "Where variances are controlled")
     p.set_defaults(func=run)
 
 
@@ -39,11 +39,7 @@ def run(args) -> int:
     from ..io import load
     from ..sociotech import variance_matrix
 
-    for path in (args.out, args.dashboard):
-        if path:
-            check_output(path, force=args.force)
-    if args.dashboard and not args.dashboard.lower().endswith((".html", ".htm")):
-        raise UsageError(f"--dashboard {args.dashboard!r}: use an .html file name.")
+    check_table_outputs(args)
     model = load(args.model, context=args.context)
     horizon = args.horizon
     if horizon is not None:
