@@ -53,3 +53,25 @@ def test_dashboard_bad_input(tmp_path, capsys, monkeypatch, argv, match):
     monkeypatch.chdir(tmp_path)
     assert main(["dashboard", *argv]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_dashboard_png_figures(tmp_path, capsys):
+    pytest.importorskip("kaleido", reason="the png extra (kaleido) is in the test extra")
+    import shutil
+
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("no Chrome or Chromium for kaleido (.ci/run installs Debian's chromium)")
+    png = tmp_path / "png"
+    assert main(["dashboard", BASS, "--method", "euler", "--out", str(tmp_path / "a.html"),
+                 "--png", str(png)]) == 0
+    names = sorted(p.name for p in png.glob("*.png"))
+    assert names and f"PNG figures in {png}: {len(names)}" in capsys.readouterr().out
+    # the PNG files are not overwritten without --force (a one-line error, exit code 2)
+    assert main(["dashboard", BASS, "--method", "euler", "--out", str(tmp_path / "b.html"),
+                 "--png", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert "exists; pass force=True (--force)" in err and err.count("\n") == 1
+    assert not (tmp_path / "b.html").exists()
+    assert main(["dashboard", BASS, "--method", "euler", "--out", str(tmp_path / "b.html"),
+                 "--png", str(png), "--force", "--quiet"]) == 0
+    assert sorted(p.name for p in png.glob("*")) == names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -200,20 +201,48 @@ def test_briefing_without_loops(tmp_path):
     assert "has no feedback loops" in page
 
 
-def test_png_export_is_optional(dom, tmp_path):
-    fig = db.loop_dominance(dom)
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        with pytest.warns(UserWarning, match="kaleido"):
-            assert db.export_png([fig], tmp_path) == []
-    else:  # pragma: no cover - depends on the machine
-        import warnings
+def _png_size(path):
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"  # the PNG signature, then the IHDR chunk
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            written = db.export_png([fig], tmp_path, names=["dominance"])
-        assert all(p.stat().st_size > 0 for p in written)
+
+def test_png_export_without_kaleido_warns(dom, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_kaleido(name, *args, **kw):
+        if name == "kaleido":
+            raise ImportError("no kaleido")
+        return real_import(name, *args, **kw)
+    monkeypatch.setattr(builtins, "__import__", no_kaleido)
+    with pytest.warns(UserWarning, match="kaleido"):
+        assert db.export_png([db.loop_dominance(dom)], tmp_path / "png") == []
+    assert not (tmp_path / "png").exists()
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"),
+                             shutil.which("chromium-browser")) if p and Path(p).exists()), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
+                                             "(.ci/run installs Debian's chromium)")
+def test_png_export_writes_figures_atomically_and_never_overwrites(dom, sim, tmp_path):
+    pytest.importorskip("kaleido", reason="the png extra (kaleido) is in the test extra")
+    figs = [db.loop_dominance(dom), db.behaviour(sim)]
+    out = tmp_path / "slides"
+    written = db.export_png(figs, out, names=["dominance", "behaviour"], scale=1.5, width=800)
+    assert written == [out / "dominance.png", out / "behaviour.png"]
+    assert _png_size(written[0])[0] == 1200  # scale x width pixels
+    assert sorted(p.name for p in out.iterdir()) == ["behaviour.png", "dominance.png"]
+    before = written[0].read_bytes()
+    with pytest.raises(FileExistsError, match="dominance.png' exists; pass force=True"):
+        db.export_png(figs, out, names=["dominance", "behaviour"])
+    assert written[0].read_bytes() == before
+    again = db.export_png(figs[:1], out, names=["dominance"], width=500, scale=1, force=True)
+    assert _png_size(again[0])[0] == 500
+    assert sorted(p.name for p in out.iterdir()) == ["behaviour.png", "dominance.png"]
 
 
 def test_bad_input(sim):

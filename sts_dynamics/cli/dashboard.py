@@ -47,7 +47,8 @@ def add_subcommand(sub) -> None:
                    help="set a constant of a model (repeatable)")
     p.add_argument("--context", help="service-context preset for a model (see `models`)")
     p.add_argument("--png", metavar="DIR",
-                   help="also write each figure as PNG into DIR (needs kaleido and Chromium)")
+                   help="also write each figure as PNG into DIR (needs the png extra, kaleido, "
+                        "and Chrome or Chromium)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
-from ..output import write_text
+from ..output import atomic_write_many, check_targets, write_text
 from .common import kind_of
 
 __all__ = ["briefing", "Section", "build_sections", "render_html", "export_png"]
@@ -349,37 +350,66 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
     page = render_html(title or default_title, subtitle, messages, sections, notes)
     if png_dir is not None:
         export_png([s.figure for s in sections if s.figure is not None], png_dir,
-                   names=[s.id for s in sections if s.figure is not None])
+                   names=[s.id for s in sections if s.figure is not None], force=force)
     if path is None:
         return page
     return write_text(page, path, force=True)
 
 
 def export_png(figures: Sequence[go.Figure], folder: str | os.PathLike, *,
-               names: Sequence[str] | None = None, scale: float = 2.0) -> list[Path]:
-    """Write figures as PNG files, where kaleido and a Chrome/Chromium are available.
+               names: Sequence[str] | None = None, scale: float = 2.0, width: int = 1100,
+               force: bool = False) -> list[Path]:
+    """Write figures as PNG files (for slides), where kaleido and a Chrome/Chromium exist.
 
-    Returns the files written; when static export is unavailable, warns and returns ``[]``
-    (the HTML briefing does not need it).
+    All figures go through one browser session, to temporary files that are renamed into place
+    once all are written.  Install the extra ``pip install "sts_dynamics[png]"``; kaleido finds
+    an installed Chrome or Chromium (or run ``plotly_get_chrome``).
+
+    Parameters
+    ----------
+    figures : sequence of plotly Figure
+    folder : path
+        Created if missing.
+    names : sequence of str, optional
+        File names without ``.png`` (default ``figure1``, ``figure2``, ...).
+    scale, width : float, int
+        The image is ``scale * width`` pixels wide (default 2,200: sharp on a projector).
+    force : bool
+        Replace existing files; otherwise an existing file raises ``FileExistsError`` before
+        anything is written.
+
+    Returns
+    -------
+    list of Path
+        The files written; ``[]`` with a warning when static export is unavailable (the HTML
+        briefing does not need it).
     """
     folder = Path(folder)
+    names = list(names) if names is not None else [f"figure{i + 1}" for i in
+                                                   range(len(figures))]
+    if len(names) != len(figures):
+        raise ValueError(f"`names` has {len(names)} entries for {len(figures)} figures.")
+    targets = [folder / f"{n}.png" for n in names]
+    if folder.is_dir():
+        check_targets(targets, force=force)
     try:
         import kaleido  # noqa: F401
     except ImportError:
-        warnings.warn("PNG export needs the kaleido package (pip install kaleido) and a "
-                      "Chrome or Chromium; no PNG files were written.", stacklevel=2)
+        warnings.warn("PNG export needs the kaleido package (pip install "
+                      "\"sts_dynamics[png]\") and a Chrome or Chromium; no PNG files were "
+                      "written.", stacklevel=2)
+        return []
+    if not figures:
         return []
     folder.mkdir(parents=True, exist_ok=True)
-    names = list(names) if names is not None else [f"figure{i + 1}" for i in
-                                                   range(len(figures))]
-    written = []
-    for fig, n in zip(figures, names, strict=True):
-        target = folder / f"{n}.png"
-        try:
-            fig.write_image(str(target), scale=scale, width=1100)
-        except Exception as exc:  # noqa: BLE001 - the browser behind kaleido may be missing
-            warnings.warn(f"PNG export failed ({type(exc).__name__}: {exc}); no further PNG "
-                          "files were written.", stacklevel=2)
-            break
-        written.append(target)
-    return written
+
+    def write(tmps: list[Path]) -> None:
+        pio.write_images(list(figures), tmps, format="png", scale=scale, width=width)
+    try:
+        return atomic_write_many(targets, write, force=force)
+    except FileExistsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the browser behind kaleido may be missing
+        warnings.warn(f"PNG export failed ({type(exc).__name__}: {exc}); no PNG files were "
+                      "written.", stacklevel=2)
+    return []
