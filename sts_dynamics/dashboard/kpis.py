@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..experiments.kpis import is_share
 from .common import FigureDataError, base_layout, kind_of, require
 from .over_time import SCENARIO_COLORS
 
@@ -127,11 +128,5 @@ def kpi_bars(result: Any, *, kpis: Sequence[str] | None = None,
 
 def _is_share(sub, units: str) -> bool:
     """A dimensionless KPI whose values lie in [0, 1] (a share, fraction or index)."""
-    if str(units or "").strip().lower() not in ("", "dmnl", "1", "dimensionless", "fraction"):
-        return False
     cols = [c for c in ("median", "baseline") if c in sub]
-    if not cols:
-        return False
-    vals = sub[cols].to_numpy(dtype=float)
-    vals = vals[np.isfinite(vals)]
-    return bool(vals.size) and bool(np.all((vals >= 0) & (vals <= 1)))
+    return bool(cols) and is_share(units, sub[cols].to_numpy(dtype=float))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..experiments.kpis import is_share
 from .common import kind_of
 
 __all__ = ["loop_messages", "experiment_messages", "calibration_messages", "key_messages"]
@@ -97,11 +98,8 @@ def loop_messages(analysis: Any, sim: Any = None, *, limit: int = 3) -> list[str
 
 def _is_share_row(r: dict) -> bool:
     """A dimensionless KPI in [0, 1]: its change reads in percentage points (as in kpi_bars)."""
-    if str(r.get("units", "") or "").strip().lower() not in ("", "dmnl", "1", "dimensionless",
-                                                             "fraction"):
-        return False
-    vals = [float(r[c]) for c in ("median", "baseline") if c in r and np.isfinite(r[c])]
-    return bool(vals) and "change" in r and all(0.0 <= v <= 1.0 for v in vals)
+    vals = [r[c] for c in ("median", "baseline") if c in r]
+    return "change" in r and is_share(r.get("units", ""), vals)
 
 
 def experiment_messages(result: Any, *, limit: int = 2) -> list[str]:

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError, UnknownNameError, close_matches
 from ..model import Model
 
-__all__ = ["KPI", "STATS", "resolve_kpis", "kpi_values", "default_kpis", "per_year"]
+__all__ = ["KPI", "STATS", "resolve_kpis", "kpi_values", "default_kpis", "per_year", "is_share"]
 
 #: How a KPI reduces a variable's trajectory over the horizon to one number.
 STATS = ("final", "initial", "mean", "min", "max", "integral", "change", "at",
@@ -35,6 +35,27 @@ _KPI_KEYS = ("variable", "stat", "at", "scale", "units", "better", "description"
 #: Model time units per year (a year is 365.25 days).
 _PER_YEAR = {"year": 1.0, "month": 12.0, "quarter": 4.0, "week": 365.25 / 7, "day": 365.25,
              "hour": 365.25 * 24, "minute": 365.25 * 24 * 60, "second": 365.25 * 86400}
+
+
+_DIMENSIONLESS = ("", "dmnl", "1", "dimensionless", "fraction")
+
+
+def is_share(units: Any, values: Any) -> bool:
+    """True for a dimensionless KPI whose values lie in [0, 1] (a share, fraction or index).
+
+    Its changes read in percentage points: a percent change of a share near zero explodes
+    (0.004 to 0.25 is "+6,000 %"), which says nothing useful.
+
+    Examples
+    --------
+    >>> is_share("Dmnl", [0.48, 0.3]), is_share("incident/Year", [0.5]), is_share("", [1.5])
+    (True, False, False)
+    """
+    if str(units or "").strip().lower() not in _DIMENSIONLESS:
+        return False
+    vals = np.asarray(values, dtype=float).ravel()
+    vals = vals[np.isfinite(vals)]
+    return bool(vals.size) and bool(np.all((vals >= 0) & (vals <= 1)))
 
 
 def per_year(time_units: str) -> float | None:
