@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..experiments.distributions import SAMPLING_METHODS, _powers_of_two_near
 from .common import UsageError, atomic_write, check_output, print_table, progress_enabled
 
 #: Files an experiment writes into its output folder (see ExperimentResult.save).
@@ -31,6 +32,10 @@ def add_subcommand(sub) -> None:
                    help="output formats: csv, parquet, json (default: the file's, else csv)")
     p.add_argument("--samples", type=int, metavar="N", help="Monte Carlo samples")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the sampling")
+    p.add_argument("--sampling", choices=SAMPLING_METHODS, default=None,
+                   help="how the Monte Carlo samples are drawn: independent random draws, a "
+                        "Latin hypercube or a scrambled Sobol sequence (needs --samples a "
+                        "power of 2); default: the file's, else random")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="run chunks of the ensemble in N processes (default 1)")
     p.add_argument("--dashboard", metavar="FILE.html",
@@ -83,6 +88,22 @@ def _check_out(folder: Path, formats: tuple[str, ...], force: bool) -> None:
                     raise UsageError(f"{str(p)!r} exists; pass --force to overwrite it.")
 
 
+def _check_sobol(spec, args) -> None:
+    """Sobol sampling needs a power of 2 samples: say so in the command line's terms."""
+    from ..experiments.core import DEFAULT_SAMPLES
+
+    if (args.sampling or spec.sampling) != "sobol" or spec.uncertainty is None:
+        return
+    n = args.samples if args.samples is not None else spec.n_samples or DEFAULT_SAMPLES
+    if n & (n - 1):
+        near = _powers_of_two_near(n)
+        given = ("--samples" if args.samples is not None else "the experiment's samples"
+                 if spec.n_samples else "the default number of samples")
+        hint = "" if args.samples is not None else "; pass --samples"
+        raise UsageError(f"{given} must be a power of 2 for sampling='sobol' (got {n}; use "
+                         f"{near[0]} or {near[1]}){hint}.")
+
+
 def run(args) -> int:
     from ..experiments.config import load_experiment
 
@@ -107,6 +128,9 @@ def run(args) -> int:
         overrides["n_samples"] = args.samples
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.sampling is not None:
+        overrides["sampling"] = args.sampling
+    _check_sobol(spec, args)
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as ex:
             result = spec.run(executor=ex, **overrides)
@@ -167,12 +191,18 @@ def kpi_table(result) -> pd.DataFrame:
     return df.set_index("KPI")
 
 
+#: How the summary line names the samples of each sampling method.
+_SAMPLING_NAMES = {"random": "Monte Carlo", "lhs": "Latin-hypercube",
+                   "sobol": "scrambled Sobol"}
+
+
 def print_summary(result, *, title: str = "", file=None) -> None:
     info = result.info
     t0, t1 = info.get("horizon", (result.t[0], result.t[-1]))
     units = info.get("time_units") or "time units"
     head = title or f"Experiment on {result.model.name}"
-    runs = (f"{result.n_samples} Monte Carlo samples (seed {result.seed}), the same for every "
+    kind = _SAMPLING_NAMES.get(info.get("sampling", "random"), "Monte Carlo")
+    runs = (f"{result.n_samples} {kind} samples (seed {result.seed}), the same for every "
             "scenario" if result.n_samples > 1 else "one run per scenario")
     print(f"{head}: {len(result.scenarios)} scenarios, horizon {t0:g}-{t1:g} {units}, {runs}; "
           f"{info.get('seconds', 0):.2f} s", file=file)

@@ -21,8 +21,14 @@ from ..io.bundled import bundled_files
 from ..model import Model
 from ..output import FORMATS
 from ..simulate import METHODS
-from .core import prepare, run_experiment
-from .distributions import Posterior, Uncertainty, distribution_from_dict
+from .core import DEFAULT_SAMPLES, prepare, run_experiment
+from .distributions import (
+    Posterior,
+    Uncertainty,
+    _powers_of_two_near,
+    check_sampling,
+    distribution_from_dict,
+)
 from .kpis import resolve_kpis
 from .policy import MODES, Policy, Scenario
 from .result import ExperimentResult
@@ -30,8 +36,8 @@ from .result import ExperimentResult
 __all__ = ["ExperimentSpec", "load_experiment", "bundled_experiments", "parse_experiment"]
 
 _TOP = ("title", "description", "model", "context", "horizon", "baseline", "method", "seed",
-        "samples", "kpis", "percentiles", "policies", "scenarios", "uncertainty", "posterior",
-        "output")
+        "samples", "sampling", "kpis", "percentiles", "policies", "scenarios", "uncertainty",
+        "posterior", "output")
 _POLICY = ("set", "scale", "add", "start", "end", "at", "interpolation", "description")
 _SCENARIO = ("policies", "description")
 _OUTPUT = ("folder", "formats", "record")
@@ -53,6 +59,7 @@ class ExperimentSpec:
     uncertainty: Uncertainty | None = None
     n_samples: int | None = None
     seed: int | None = None
+    sampling: str = "random"
     method: str = "RK45"
     percentiles: tuple[float, float] = (5.0, 95.0)
     output_folder: Path | None = None
@@ -68,8 +75,9 @@ class ExperimentSpec:
         (for example ``n_samples``, ``seed``, ``executor``, ``progress``)."""
         kwargs: dict[str, Any] = dict(
             horizon=self.horizon, kpis=self.kpis, uncertainty=self.uncertainty,
-            n_samples=self.n_samples, seed=self.seed, baseline=self.baseline,
-            method=self.method, percentiles=self.percentiles, record=self.record)
+            n_samples=self.n_samples, seed=self.seed, sampling=self.sampling,
+            baseline=self.baseline, method=self.method, percentiles=self.percentiles,
+            record=self.record)
         kwargs.update(overrides)
         return run_experiment(self.model, list(self.scenarios), **kwargs)
 
@@ -188,6 +196,14 @@ def parse_experiment(data: Mapping[str, Any], *, folder: str | os.PathLike = "."
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
                                 or samples < 1):
         raise ConfigError(f"`samples` must be a positive integer, got {samples!r}.")
+    sampling = check_sampling(data.get("sampling", "random"))
+    if sampling == "sobol" and uncertainty is not None:
+        if samples is None and DEFAULT_SAMPLES & (DEFAULT_SAMPLES - 1):
+            near = _powers_of_two_near(DEFAULT_SAMPLES)
+            raise ConfigError(f"`samples` must be given, a power of 2, for sampling='sobol' "
+                              f"(the default {DEFAULT_SAMPLES} is not one; use {near[0]} or "
+                              f"{near[1]}).")
+        check_sampling(sampling, samples, n_arg="samples")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ConfigError(f"`seed` must be a non-negative integer, got {seed!r}.")
@@ -221,8 +237,8 @@ def parse_experiment(data: Mapping[str, Any], *, folder: str | os.PathLike = "."
     resolve_kpis(model, kpis)
     return ExperimentSpec(
         model=model, scenarios=tuple(scenarios), baseline=base, horizon=data.get("horizon"),
-        kpis=kpis, uncertainty=unc, n_samples=samples, seed=seed, method=method,
-        percentiles=(float(pct[0]), float(pct[1])), output_folder=out_folder,
+        kpis=kpis, uncertainty=unc, n_samples=samples, seed=seed, sampling=sampling,
+        method=method, percentiles=(float(pct[0]), float(pct[1])), output_folder=out_folder,
         formats=tuple(formats), record=record, title=str(data.get("title", "")),
         description=str(data.get("description", "")), source=source)
 

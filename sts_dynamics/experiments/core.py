@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..model import Model
 from ..simulate import DEFAULT_ATOL, DEFAULT_RTOL, FIXED_STEP_METHODS, METHODS
-from .distributions import Uncertainty, as_uncertainty
+from .distributions import Uncertainty, as_uncertainty, check_sampling
 from .kpis import per_year, resolve_kpis
 from .paths import check_dates, resolve_constant, scenario_paths
 from .policy import Policy, Scenario
@@ -143,7 +143,8 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
                    max_step: float | None = None, dt: float | None = None,
                    output_step: float | None = None, record: Sequence[str] | None = None,
                    executor: Any = None, chunk_size: int | None = None, progress: bool = False,
-                   percentiles: tuple[float, float] = (5.0, 95.0)) -> ExperimentResult:
+                   percentiles: tuple[float, float] = (5.0, 95.0), sampling: str = "random"
+                   ) -> ExperimentResult:
     """Run scenarios (a baseline plus policies) over parameter samples and compute KPIs.
 
     Every scenario runs with the same parameter samples (common random numbers), so that
@@ -170,6 +171,13 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
         Number of parameter samples (default 500 with uncertainty, 1 without).
     seed : int, optional
         Seed of the sampling; ``None`` draws one (stored in the result).
+    sampling : {"random", "lhs", "sobol"}
+        How the parameter sets are drawn (see
+        :meth:`~sts_dynamics.experiments.Uncertainty.sample`): independent random draws
+        (the default), a Latin hypercube (each marginal stratified into ``n_samples``
+        equally likely intervals, one sample in each: means and percentiles converge faster
+        for the same number of runs) or a scrambled Sobol sequence (``n_samples`` must be a
+        power of 2).  Stored in ``result.info["sampling"]``.
     baseline : str, optional
         Name of the reference scenario of :meth:`ExperimentResult.kpis`.
     method, rtol, atol, max_step, dt
@@ -204,6 +212,10 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
     ...                         uncertainty={"Characteristic Time": Uniform(5, 15)},
     ...                         n_samples=100, seed=1)  # doctest: +SKIP
     >>> res.kpis()[["scenario", "kpi", "median", "change"]]  # doctest: +SKIP
+    >>> lhs = sd.run_experiment(m, uncertainty={"Characteristic Time": Uniform(5, 15)},
+    ...                         n_samples=64, seed=1, sampling="lhs")  # doctest: +SKIP
+    >>> lhs.info["sampling"]  # doctest: +SKIP
+    'lhs'
     """
     if isinstance(model, str):
         from ..io import load
@@ -220,10 +232,11 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ConfigError(f"`n_samples` must be a positive integer, got {n_samples!r}.")
     n = int(n)
+    check_sampling(sampling, n)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**32))
     rng = np.random.default_rng(seed)
-    drawn = unc.sample(n, rng) if unc is not None else {}
+    drawn = unc.sample(n, rng, method=sampling) if unc is not None else {}
     samples = {keys[name]: vals for name, vals in drawn.items()}
     t_eval = _output_grid(model, t0, t1, output_step, method)
     kpi_keys = [key for _, key in resolved]
@@ -250,7 +263,8 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
     names = [s.name for s in scen]
     frame = pd.DataFrame({name: drawn[name] for name in drawn}) if drawn else \
         pd.DataFrame(index=range(n))
-    info = {"method": method, "horizon": [t0, t1], "time_units": model.control.time_units,
+    info = {"method": method, "sampling": sampling, "horizon": [t0, t1],
+            "time_units": model.control.time_units,
             "chunks": out.n_chunks, "seconds": round(out.seconds, 3),
             "uncertainty": unc.describe() if unc is not None else {}}
     return ExperimentResult(
@@ -262,8 +276,8 @@ def run_experiment(model: Model | str, scenarios: Any = None, *, horizon: Any = 
 
 
 def monte_carlo(model: Model | str, uncertainty: Any, *, scenarios: Any = None,
-                n_samples: int = 1000, seed: int | None = None, **kwargs: Any
-                ) -> ExperimentResult:
+                n_samples: int = 1000, seed: int | None = None, sampling: str = "random",
+                **kwargs: Any) -> ExperimentResult:
     """Monte Carlo over parameter distributions: :func:`run_experiment` with uncertainty.
 
     Parameters
@@ -276,6 +290,9 @@ def monte_carlo(model: Model | str, uncertainty: Any, *, scenarios: Any = None,
     n_samples : int
         Number of parameter sets (default 1000).
     seed : int, optional
+    sampling : {"random", "lhs", "sobol"}
+        Independent random draws, a Latin hypercube or a scrambled Sobol sequence
+        (``n_samples`` a power of 2); see :func:`run_experiment`.
     **kwargs
         Further options of :func:`run_experiment`.
 
@@ -286,10 +303,12 @@ def monte_carlo(model: Model | str, uncertainty: Any, *, scenarios: Any = None,
     >>> m = sd.load("tests/test-models/samples/teacup/teacup.mdl")  # doctest: +SKIP
     >>> mc = sd.monte_carlo(m, {"Characteristic Time": Uniform(5, 15)}, n_samples=200,
     ...                     seed=0)  # doctest: +SKIP
+    >>> mc = sd.monte_carlo(m, {"Characteristic Time": Uniform(5, 15)}, n_samples=64,
+    ...                     seed=0, sampling="sobol")  # doctest: +SKIP
     """
     unc = as_uncertainty(uncertainty)
     if unc is None or len(unc) == 0:
         raise ConfigError("monte_carlo needs `uncertainty`: distributions of at least one "
                           "constant, for example {'name': Uniform(low, high)}.")
     return run_experiment(model, scenarios, uncertainty=unc, n_samples=n_samples, seed=seed,
-                          **kwargs)
+                          sampling=sampling, **kwargs)

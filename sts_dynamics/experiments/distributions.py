@@ -3,7 +3,9 @@
 Every distribution is a frozen object, checked when it is built, with ``ppf(u)`` (the inverse
 CDF, used by the Sobol and Morris designs on the unit hypercube) and ``sample(rng, n)``.
 :class:`Posterior` draws whole rows of a table (a calibration posterior), keeping the
-correlations between its columns.  :class:`Uncertainty` gathers them for an experiment.
+correlations between its columns.  :class:`Uncertainty` gathers them for an experiment and
+draws its samples independently at random, as a Latin hypercube or as a scrambled Sobol
+sequence (:data:`SAMPLING_METHODS`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from scipy.special import ndtr, ndtri
 from ..errors import ConfigError, close_matches
 
 __all__ = ["Distribution", "Uniform", "Normal", "LogNormal", "Triangular", "Posterior",
-           "Uncertainty", "as_uncertainty", "distribution_from_dict", "DISTRIBUTIONS"]
+           "Uncertainty", "as_uncertainty", "distribution_from_dict", "DISTRIBUTIONS",
+           "SAMPLING_METHODS", "check_sampling"]
+
+#: How :meth:`Uncertainty.sample` draws: independent random numbers, a Latin hypercube
+#: (scipy.stats.qmc.LatinHypercube) or a scrambled Sobol sequence (scipy.stats.qmc.Sobol).
+SAMPLING_METHODS = ("random", "lhs", "sobol")
 
 
 def _finite(owner: str, **values: float) -> dict[str, float]:
@@ -277,7 +284,24 @@ class Posterior:
         return tuple(self.columns or ())
 
     def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """``n`` rows drawn independently (with replacement) using ``rng``."""
         rows = rng.integers(0, len(self.table), size=n)
+        return {c: self.table[c].to_numpy()[rows] for c in self.names}
+
+    def rows_at(self, u: Any) -> dict[str, np.ndarray]:
+        """The rows at points ``u`` of the unit interval: row ``floor(u * n_rows)``, clipped
+        to the table (used by Latin-hypercube and Sobol sampling).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> p = Posterior(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}))
+        >>> p.rows_at([0.0, 0.3, 0.99, 1.0])["a"].tolist()
+        [1.0, 2.0, 4.0, 4.0]
+        """
+        n_rows = len(self.table)
+        rows = np.clip(np.floor(np.asarray(u, dtype=float) * n_rows), 0, n_rows - 1)
+        rows = rows.astype(np.intp)
         return {c: self.table[c].to_numpy()[rows] for c in self.names}
 
     def marginal(self, name: str) -> _Marginal:
@@ -341,6 +365,46 @@ def distribution_from_dict(spec: Mapping[str, Any], where: str = "distribution"
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _powers_of_two_near(n: int) -> tuple[int, ...]:
+    """The powers of 2 on either side of ``n``, the nearer first (the larger on a tie)."""
+    below = 1 << (n.bit_length() - 1)
+    above = below << 1
+    return (above, below) if above - n <= n - below else (below, above)
+
+
+def check_sampling(method: Any, n: int | None = None, *, arg: str = "sampling",
+                   n_arg: str = "n_samples") -> str:
+    """Check a sampling method (one of :data:`SAMPLING_METHODS`) and, for ``"sobol"``, that
+    the number of samples ``n`` is a power of 2; return the method.
+
+    ``arg`` and ``n_arg`` are the names of the checked arguments, as the messages give them.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method, or a Sobol sample whose size is not a power of 2 (naming the
+        nearest powers of 2).
+
+    Examples
+    --------
+    >>> check_sampling("lhs", 50)
+    'lhs'
+    >>> check_sampling("sobol", 1000)
+    Traceback (most recent call last):
+    ...
+    sts_dynamics.errors.ConfigError: `n_samples` must be a power of 2 for sampling='sobol' \
+(got 1000; use 1024 or 512).
+    """
+    if not isinstance(method, str) or method not in SAMPLING_METHODS:
+        raise ConfigError(f"`{arg}` must be one of {', '.join(SAMPLING_METHODS)}, got "
+                          f"{method!r}.{close_matches(str(method), SAMPLING_METHODS)}")
+    if method == "sobol" and n is not None and n >= 1 and n & (n - 1):
+        near = _powers_of_two_near(int(n))
+        raise ConfigError(f"`{n_arg}` must be a power of 2 for {arg}='sobol' (got {n}; "
+                          f"use {near[0]} or {near[1]}).")
+    return method
+
+
 @dataclass(frozen=True, eq=False)
 class Uncertainty:
     """The uncertain constants of an experiment.
@@ -358,6 +422,12 @@ class Uncertainty:
     >>> u = Uncertainty({"Characteristic Time": Uniform(5, 15)})
     >>> u.sample(3, np.random.default_rng(0))["Characteristic Time"].shape
     (3,)
+
+    A Latin hypercube puts one sample in each of ``n`` equally likely intervals:
+
+    >>> x = u.sample(4, np.random.default_rng(0), method="lhs")["Characteristic Time"]
+    >>> sorted(int((v - 5) / 10 * 4) for v in x)
+    [0, 1, 2, 3]
     """
 
     distributions: Mapping[str, Distribution] = field(default_factory=dict)
@@ -386,12 +456,65 @@ class Uncertainty:
     def __len__(self) -> int:
         return len(self.names)
 
-    def sample(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``{name: array of n values}``: independent draws, then posterior rows."""
-        out = {name: np.asarray(d.sample(rng, n), dtype=float)
-               for name, d in self.distributions.items()}
+    def sample(self, n: int, rng: np.random.Generator, method: str = "random"
+               ) -> dict[str, np.ndarray]:
+        """Draw ``n`` parameter sets: ``{name: array of n values}``.
+
+        Parameters
+        ----------
+        n : int
+            Number of parameter sets.
+        rng : numpy.random.Generator
+            The source of randomness; the same state gives the same samples.
+        method : {"random", "lhs", "sobol"}
+            ``"random"``: independent draws, one distribution after the other (through its
+            ``ppf``), then the posterior rows by random integers.
+            ``"lhs"``: a Latin hypercube (:class:`scipy.stats.qmc.LatinHypercube`) with one
+            dimension per distribution plus one for the posterior row: every marginal has
+            exactly one sample in each of its ``n`` intervals of probability ``1 / n``.
+            ``"sobol"``: a scrambled Sobol sequence (:class:`scipy.stats.qmc.Sobol`), with
+            the same dimensions; ``n`` must be a power of 2.
+            Unit values become parameter values through each distribution's ``ppf``, and
+            posterior rows as ``floor(u * n_rows)``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Distributions first, then the posterior's columns.
+
+        Raises
+        ------
+        ConfigError
+            An unknown method, or ``method="sobol"`` with ``n`` not a power of 2.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> u = Uncertainty({"a": Uniform(0, 1), "b": Normal(0, 1)})
+        >>> s = u.sample(8, np.random.default_rng(1), method="sobol")
+        >>> sorted(int(v * 8) for v in s["a"])
+        [0, 1, 2, 3, 4, 5, 6, 7]
+        """
+        check_sampling(method, n, arg="method", n_arg="n")
+        if method == "random":
+            out = {name: np.asarray(d.sample(rng, n), dtype=float)
+                   for name, d in self.distributions.items()}
+            if self.posterior is not None:
+                out.update(self.posterior.sample(rng, n))
+            return out
+        d = len(self.distributions) + (self.posterior is not None)
+        if d == 0:
+            return {}
+        from scipy.stats import qmc
+
+        if method == "lhs":
+            unit = qmc.LatinHypercube(d, seed=rng).random(n)
+        else:
+            unit = qmc.Sobol(d, scramble=True, seed=rng).random_base2(int(n).bit_length() - 1)
+        out = {name: np.asarray(dist.ppf(unit[:, j]), dtype=float)
+               for j, (name, dist) in enumerate(self.distributions.items())}
         if self.posterior is not None:
-            out.update(self.posterior.sample(rng, n))
+            out.update(self.posterior.rows_at(unit[:, -1]))
         return out
 
     def marginals(self) -> dict[str, Distribution]:
