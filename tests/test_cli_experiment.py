@@ -10,7 +10,6 @@ import pytest
 from test_experiments_config import GOOD
 
 from sts_dynamics.cli import main
-from sts_dynamics.cli.experiment import briefing_function
 
 DATA = Path(__file__).resolve().parent / "data" / "experiments"
 PI = "3.141592653589793"
@@ -28,6 +27,32 @@ def test_default_experiment_prints_the_kpi_table(capsys):
     for text in ("incidents per year", "time to resolve", "skill", "governance coverage",
                  "automate triage", "all three", "vs baseline", "6 Monte Carlo samples (seed 3)"):
         assert text in out, text
+
+
+def test_kpi_table_gives_shares_in_percentage_points():
+    from sts_dynamics.cli.experiment import kpi_table
+
+    class Result:
+        kpi_names = ["awareness", "incidents"]
+        percentiles = (5.0, 95.0)
+        n_samples = 10
+        baseline = "baseline"
+
+        def kpis(self):
+            return pd.DataFrame({
+                "scenario": ["baseline", "policy"] * 2,
+                "kpi": ["awareness"] * 2 + ["incidents"] * 2,
+                "units": ["Dmnl", "Dmnl", "incident/Year", "incident/Year"],
+                "median": [0.48, 0.30, 100.0, 80.0], "baseline": [0.48, 0.48, 100.0, 100.0],
+                "p5": [0.004, 0.25, 90.0, 70.0], "p95": [0.59, 0.35, 110.0, 90.0],
+                "change": [0.0, -0.18, 0.0, -20.0], "change_p5": [0.0, -0.24, 0.0, -30.0],
+                "change_p95": [0.0, 0.25, 0.0, -10.0],
+                "change_pct": [0.0, -37.5, 0.0, -20.0], "change_pct_p5": [0.0, -40.6, 0.0, -30.0],
+                "change_pct_p95": [0.0, 6112.2, 0.0, -10.0],
+            })
+    table = kpi_table(Result())
+    assert table["vs baseline"].tolist() == ["", "-18.0 pp", "", "-20.0%"]
+    assert table["change p5-p95"].tolist() == ["", "[-24.0 pp, +25.0 pp]", "", "[-30.0%, -10.0%]"]
 
 
 def test_experiment_file_writes_outputs_and_never_overwrites(tmp_path, capsys):
@@ -93,14 +118,6 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
         assert "\n" not in err and "Traceback" not in err
 
 
-@pytest.mark.skipif(briefing_function() is not None, reason="the dashboard exists")
-def test_dashboard_needs_the_dashboard_module(tmp_path, capsys):
-    assert main(["experiment", str(_file(tmp_path)), "--dashboard",
-                 str(tmp_path / "b.html")]) == 2
-    assert "needs sts_dynamics.dashboard" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(briefing_function() is None, reason="no dashboard briefing yet")
 def test_dashboard_writes_a_briefing(tmp_path, capsys):
     page = tmp_path / "briefing.html"
     argv = ["experiment", str(_file(tmp_path)), "--samples", "4", "--dashboard", str(page)]

@@ -337,3 +337,15 @@ def test_key_messages_report_shares_in_percentage_points():
     assert msgs[1] == ("Scenario “other” lowers incidents by 5% against the baseline "
                        "(p5–p95 over runs: -8% to -1%).")
     assert "6000" not in " ".join(msgs)
+
+
+def test_briefing_never_overwrites_without_force(sim, tmp_path):
+    page = tmp_path / "b.html"
+    db.briefing(sim, page)
+    before = page.read_text(encoding="utf-8")
+    page.write_text("keep me", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="exists; pass force=True"):
+        db.briefing(sim, page, force=False)
+    assert page.read_text(encoding="utf-8") == "keep me"
+    db.briefing(sim, page)  # force=True is the library default
+    assert page.read_text(encoding="utf-8") == before

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..experiments.distributions import SAMPLING_METHODS, _powers_of_two_near
-from .common import UsageError, atomic_write, check_output, print_table, progress_enabled
+from ..experiments.distributions import SAMPLING_METHODS, nearest_powers_of_two
+from ..experiments.kpis import is_share
+from .common import UsageError, check_output, print_table, progress_enabled
 
 #: Files an experiment writes into its output folder (see ExperimentResult.save).
 OUTPUT_TABLES = ("kpis", "kpi_samples", "trajectories", "failed_runs")
@@ -46,36 +45,17 @@ def add_subcommand(sub) -> None:
 
 
 #: Functions of sts_dynamics.dashboard that turn an ExperimentResult into an HTML page.
-BRIEFING_FUNCTIONS = ("experiment_briefing", "briefing")
-
-
-def briefing_function():
-    """The dashboard's experiment briefing, or ``None`` when the dashboard is not there."""
-    if importlib.util.find_spec("sts_dynamics.dashboard") is None:
-        return None
-    try:
-        mod = importlib.import_module("sts_dynamics.dashboard")
-    except ImportError:
-        return None
-    for name in BRIEFING_FUNCTIONS:
-        if callable(getattr(mod, name, None)):
-            return getattr(mod, name)
-    return None
-
-
 def _check_dashboard(path: str, force: bool) -> None:
-    if briefing_function() is None:
-        raise UsageError("--dashboard needs sts_dynamics.dashboard with an experiment briefing, "
-                         "which this installation does not have yet; run without --dashboard.")
     if Path(path).suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--dashboard {path!r}: use an .html file name.")
     check_output(path, force=force)
 
 
 def _write_dashboard(result, path: str, force: bool) -> None:
-    page = briefing_function()(result)
-    html = page if isinstance(page, str) else page.to_html()
-    atomic_write(path, lambda tmp: Path(tmp).write_text(html, encoding="utf-8"), force=force)
+    from ..dashboard import briefing
+
+    check_output(path, force=force)
+    briefing(result, path, force=force)
 
 
 def _check_out(folder: Path, formats: tuple[str, ...], force: bool) -> None:
@@ -96,7 +76,7 @@ def _check_sobol(spec, args) -> None:
         return
     n = args.samples if args.samples is not None else spec.n_samples or DEFAULT_SAMPLES
     if n & (n - 1):
-        near = _powers_of_two_near(n)
+        near = nearest_powers_of_two(n)
         given = ("--samples" if args.samples is not None else "the experiment's samples"
                  if spec.n_samples else "the default number of samples")
         hint = "" if args.samples is not None else "; pass --samples"
@@ -170,6 +150,11 @@ def kpi_table(result) -> pd.DataFrame:
         pct = np.isfinite(r["change_pct"])
         if is_base:
             change = band = ""
+        elif is_share(r["units"], [r["median"], r["baseline"]]):
+            # a share near zero in some runs makes percent changes explode: percentage points
+            change = f"{100 * r['change']:+.1f} pp"
+            band = (f"[{100 * r[f'change_p{lo:g}']:+.1f} pp, "
+                    f"{100 * r[f'change_p{hi:g}']:+.1f} pp]")
         elif pct:
             change = f"{r['change_pct']:+.1f}%"
             band = f"[{r[f'change_pct_p{lo:g}']:+.1f}%, {r[f'change_pct_p{hi:g}']:+.1f}%]"

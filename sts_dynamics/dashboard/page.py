@@ -353,7 +353,7 @@ def briefing(result: Any, path: str | os.PathLike | None = None, *, title: str |
                    names=[s.id for s in sections if s.figure is not None], force=force)
     if path is None:
         return page
-    return write_text(page, path, force=True)
+    return write_text(page, path, force=force)
 
 
 def export_png(figures: Sequence[go.Figure], folder: str | os.PathLike, *,

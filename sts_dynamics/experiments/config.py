@@ -25,9 +25,9 @@ from .core import DEFAULT_SAMPLES, prepare, run_experiment
 from .distributions import (
     Posterior,
     Uncertainty,
-    _powers_of_two_near,
     check_sampling,
     distribution_from_dict,
+    nearest_powers_of_two,
 )
 from .kpis import resolve_kpis
 from .policy import MODES, Policy, Scenario
@@ -199,7 +199,7 @@ def parse_experiment(data: Mapping[str, Any], *, folder: str | os.PathLike = "."
     sampling = check_sampling(data.get("sampling", "random"))
     if sampling == "sobol" and uncertainty is not None:
         if samples is None and DEFAULT_SAMPLES & (DEFAULT_SAMPLES - 1):
-            near = _powers_of_two_near(DEFAULT_SAMPLES)
+            near = nearest_powers_of_two(DEFAULT_SAMPLES)
             raise ConfigError(f"`samples` must be given, a power of 2, for sampling='sobol' "
                               f"(the default {DEFAULT_SAMPLES} is not one; use {near[0]} or "
                               f"{near[1]}).")

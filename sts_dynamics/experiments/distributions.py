@@ -25,7 +25,7 @@ from ..errors import ConfigError, close_matches
 
 __all__ = ["Distribution", "Uniform", "Normal", "LogNormal", "Triangular", "Posterior",
            "Uncertainty", "as_uncertainty", "distribution_from_dict", "DISTRIBUTIONS",
-           "SAMPLING_METHODS", "check_sampling"]
+           "SAMPLING_METHODS", "check_sampling", "nearest_powers_of_two"]
 
 #: How :meth:`Uncertainty.sample` draws: independent random numbers, a Latin hypercube
 #: (scipy.stats.qmc.LatinHypercube) or a scrambled Sobol sequence (scipy.stats.qmc.Sobol).
@@ -365,7 +365,7 @@ def distribution_from_dict(spec: Mapping[str, Any], where: str = "distribution"
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _powers_of_two_near(n: int) -> tuple[int, ...]:
+def nearest_powers_of_two(n: int) -> tuple[int, ...]:
     """The powers of 2 on either side of ``n``, the nearer first (the larger on a tie)."""
     below = 1 << (n.bit_length() - 1)
     above = below << 1
@@ -399,7 +399,7 @@ def check_sampling(method: Any, n: int | None = None, *, arg: str = "sampling",
         raise ConfigError(f"`{arg}` must be one of {', '.join(SAMPLING_METHODS)}, got "
                           f"{method!r}.{close_matches(str(method), SAMPLING_METHODS)}")
     if method == "sobol" and n is not None and n >= 1 and n & (n - 1):
-        near = _powers_of_two_near(int(n))
+        near = nearest_powers_of_two(int(n))
         raise ConfigError(f"`{n_arg}` must be a power of 2 for {arg}='sobol' (got {n}; "
                           f"use {near[0]} or {near[1]}).")
     return method
