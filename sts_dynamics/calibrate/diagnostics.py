@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ..errors import DataError
 
@@ -192,7 +192,7 @@ def ljung_box(residuals, lags: int = 10, n_params: int = 0) -> dict[str, float]:
     n = e.size
     q = n * (n + 2) * sum(r**2 / (n - k) for k, r in acf.items())
     df = max(len(acf) - n_params, 1)
-    return {"q": float(q), "df": float(df), "p_value": float(stats.chi2.sf(q, df))}
+    return {"q": float(q), "df": float(df), "p_value": float(special.chdtrc(df, q))}
 
 
 def aic(loglik: float, n_params: int) -> float:

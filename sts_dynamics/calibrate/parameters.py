@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
-from scipy.stats import qmc
 
 from ..errors import CalibrationError, CalibrationWarning, UnknownNameError, close_matches
 from .priors import Prior
@@ -326,6 +325,8 @@ class ParameterSet:
         if infinite:
             raise CalibrationError(f"a Latin hypercube needs finite bounds; give min and max for "
                                    f"{', '.join(map(repr, infinite))}.")
+        from scipy.stats import qmc  # scipy.stats takes 0.5 s to import: only when used
+
         unit = qmc.LatinHypercube(d=len(free), rng=rng).random(n).T  # (n_free, n)
         out = np.empty_like(unit)
         for i, p in enumerate(free):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .observation import MU_FLOOR, Gaussian, LogNormal, NegativeBinomial, Poisson
 from .optimize import refit_batch
@@ -91,7 +91,7 @@ def wald(problem: Problem, u: np.ndarray, J: np.ndarray, chi2: float, n_data: in
     se_int = np.sqrt(np.clip(np.diag(cov_int), 0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov_int / np.outer(se_int, se_int)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = float(special.ndtri(0.5 + level / 2))
     lo_b, hi_b = problem.parameters.bounds
     lo_u = np.clip(u - z * se_int, lo_b, hi_b)
     hi_u = np.clip(u + z * se_int, lo_b, hi_b)
@@ -132,7 +132,7 @@ def profile(problem: Problem, u: np.ndarray, nu: dict[str, float], objective: fl
             tol: float = 0.01) -> Profile:
     """Profile-likelihood intervals for every free parameter (see the module docstring)."""
     p = u.size
-    target = float(stats.chi2.ppf(level, 1) / 2)
+    target = float(special.ndtri(0.5 + level / 2) ** 2 / 2)  # chi2(1) quantile / 2
     lo_b, hi_b = problem.parameters.bounds
     lo_b = np.where(np.isfinite(lo_b), lo_b, -_LOGIT_CAP)
     hi_b = np.where(np.isfinite(hi_b), hi_b, _LOGIT_CAP)

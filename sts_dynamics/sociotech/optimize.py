@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import differential_evolution, minimize
-from scipy.stats import qmc
 
 from ..errors import ConfigError
 from ..experiments.core import parse_horizon
@@ -284,6 +283,8 @@ def _search(problem: Problem, name: str, subsystem: str | None, base: np.ndarray
 
     d = len(cols)
     n_pop = max(5, popsize * d)
+    from scipy.stats import qmc  # scipy.stats takes 0.5 s to import: only when used
+
     unit = qmc.LatinHypercube(d=d, rng=rng).random(n_pop)
     init = bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
     for i, s in enumerate(starts[:n_pop]):
