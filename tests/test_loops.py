@@ -148,7 +148,7 @@ def test_model_without_loops_gives_empty_valid_analysis():
 def test_truncation_warns_with_the_way_to_raise_the_cap():
     m = sd.load(SIR)
     with pytest.warns(LoopWarning, match=r"max_loops=\.\.\."):
-        loops = find_loops(m, max_loops=2)
+        loops = find_loops(m, max_loops=2, method="all")
     assert len(loops) == 2 and loops.truncated
     with pytest.warns(LoopWarning, match=r"max_length=None"):
         loops = find_loops(m, max_length=1)

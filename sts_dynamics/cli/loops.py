@@ -15,7 +15,8 @@ from .common import UsageError, check_output, parse_assignments, write_frame
 def add_subcommand(sub) -> None:
     p = sub.add_parser(
         "loops", help="list a model's feedback loops and their loop dominance",
-        description="Find every feedback loop of a model (Johnson's algorithm; SMOOTH/DELAY "
+        description="Find the feedback loops of a model (Johnson's algorithm, or the "
+                    "strongest-path search above --max-loops loops; SMOOTH/DELAY "
                     "internals collapsed), run it, and print the loop table: id, name, "
                     "polarity, length, share of dominance over the run (mean |relative loop "
                     "score|, Loops That Matter) and variables, then the periods in which each "
@@ -27,8 +28,15 @@ def add_subcommand(sub) -> None:
     p.add_argument("--method", default="RK45",
                    help=f"solver, one of {', '.join(METHODS)} (default RK45; euler gives the "
                         "discrete LTM scores of Vensim/Stella at every TIME STEP)")
+    p.add_argument("--loop-search", default="auto", metavar="HOW",
+                   help="how loops are found: all (enumerate every loop, at most "
+                        "--max-loops, the shortest), strongest (the strongest-path search of "
+                        "Eberlein & Schoenberg 2020 over the run's link scores: the loops "
+                        "that matter) or auto (default: all up to --max-loops loops, "
+                        "strongest above)")
     p.add_argument("--max-loops", type=int, default=1000, metavar="N",
-                   help="analyse at most N loops, the shortest (default 1000)")
+                   help="enumerate at most N loops (default 1000); with --loop-search auto, "
+                        "the number above which the strongest-path search is used")
     p.add_argument("--max-length", type=int, metavar="N",
                    help="search loops of at most N variables (default: no bound)")
     p.add_argument("--top", type=int, default=25, metavar="N",
@@ -43,7 +51,7 @@ def add_subcommand(sub) -> None:
 
 
 def run(args) -> int:
-    from ..loops import LoopWarning, find_loops, loop_dominance
+    from ..loops import LOOP_SEARCH, LoopWarning, find_loops, loop_dominance
 
     for opt in ("max_loops", "max_length", "top"):
         v = getattr(args, opt)
@@ -51,6 +59,9 @@ def run(args) -> int:
             raise UsageError(f"--{opt.replace('_', '-')} must be a positive integer, got {v}.")
     if args.method not in METHODS and args.method.lower() not in {m.lower() for m in METHODS}:
         raise UsageError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}.")
+    if args.loop_search not in LOOP_SEARCH:
+        raise UsageError(f"--loop-search must be one of {', '.join(LOOP_SEARCH)}, got "
+                         f"{args.loop_search!r}.")
     for path in (args.out, args.scores):
         if path:
             check_output(path, force=args.force)
@@ -66,7 +77,7 @@ def run(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LoopWarning)
         loops = find_loops(model, max_length=args.max_length, max_loops=args.max_loops,
-                           sim=sim)
+                           sim=sim, method=args.loop_search)
         dom = loop_dominance(sim, loops)
     for w in caught:
         if issubclass(w.category, LoopWarning):
@@ -78,7 +89,8 @@ def run(args) -> int:
         write_frame(dom.to_frame(), args.scores, force=args.force, index=False)
     if args.quiet:
         return 0
-    print(f"{model.name}: {len(loops)} feedback loops in {len(loops.partitions)} cycle "
+    found = " found by the strongest-path search" if loops.search == "strongest" else ""
+    print(f"{model.name}: {len(loops)} feedback loops{found} in {len(loops.partitions)} cycle "
           f"partition(s); {method} run, {dom.method} LTM scores over t = {sim.t[0]:g} .. "
           f"{sim.t[-1]:g} {model.control.time_units}".rstrip())
     if not len(loops):

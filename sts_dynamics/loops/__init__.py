@@ -13,6 +13,7 @@ from .dominance import METHODS, loop_dominance
 from .find import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_MAX_LOOPS,
+    LOOP_SEARCH,
     Loop,
     LoopSet,
     LoopWarning,
@@ -24,5 +25,5 @@ from .graph import CausalGraph, causal_graph
 __all__ = [
     "find_loops", "loop_dominance", "causal_graph", "Loop", "LoopSet", "Partition",
     "LoopAnalysis", "DominantPeriod", "CausalGraph", "LoopWarning", "TIMING", "METHODS",
-    "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_LOOPS",
+    "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_LOOPS", "LOOP_SEARCH",
 ]

@@ -7,10 +7,11 @@ import numpy as np
 from ..errors import StsDynamicsError
 from ..result import Simulation
 from .analysis import DominantPeriod, LoopAnalysis
-from .find import DEFAULT_MAX_LENGTH, DEFAULT_MAX_LOOPS, LoopSet, find_loops
+from .find import DEFAULT_MAX_LENGTH, DEFAULT_MAX_LOOPS, LoopSet, _find_loops
 from .scores import composite_scores, expanded_link_scores
 
-__all__ = ["loop_dominance", "dominant_mask", "dominant_periods", "relative_scores", "METHODS"]
+__all__ = ["loop_dominance", "dominant_mask", "dominant_periods", "relative_scores", "METHODS",
+           "resolve_method"]
 
 #: Forms of the link scores (see :mod:`sts_dynamics.loops.scores`).
 METHODS = ("auto", "discrete", "continuous")
@@ -18,7 +19,8 @@ METHODS = ("auto", "discrete", "continuous")
 
 def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str = "auto",
                    threshold: float = 0.5, max_length: int | None = DEFAULT_MAX_LENGTH,
-                   max_loops: int = DEFAULT_MAX_LOOPS) -> LoopAnalysis:
+                   max_loops: int = DEFAULT_MAX_LOOPS, loop_search: str = "auto"
+                   ) -> LoopAnalysis:
     """Loop dominance of a simulation with the Loops That Matter method (2023 form).
 
     Link scores, loop scores (products of link scores around each loop), relative scores
@@ -40,8 +42,10 @@ def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str
         model's TIME STEP, continuous otherwise.
     threshold : float
         Share of behaviour the dominant set must explain (0.5 in the LTM papers).
-    max_length, max_loops
-        Passed to :func:`find_loops` when ``loops`` is omitted.
+    max_length, max_loops, loop_search
+        Passed to :func:`find_loops` (``loop_search`` as its ``method``: ``"auto"``,
+        ``"all"`` or ``"strongest"``) when ``loops`` is omitted; the strongest-path search
+        uses the link scores of ``method``.
 
     Returns
     -------
@@ -69,16 +73,20 @@ def loop_dominance(sim: Simulation, loops: LoopSet | None = None, *, method: str
         raise StsDynamicsError(f"loop dominance needs at least 3 output times, got "
                                f"{len(sim.t)}; simulate on a finer output grid.")
     model = sim.model
+    method = resolve_method(sim, method)
+    computed = None
     if loops is None:
-        loops = find_loops(model, max_length=max_length, max_loops=max_loops, sim=sim)
+        loops, computed = _find_loops(model, max_length=max_length, max_loops=max_loops,
+                                      sim=sim, method=loop_search, score_method=method)
     elif loops.model is not model:
         raise ValueError("`loops` must come from find_loops() of the simulated model.")
-    if method == "auto":
-        method = "discrete" if _euler_every_step(sim) else "continuous"
     cg = loops.graph
     links = list(cg.dynamic.edges)
-    expanded = expanded_link_scores(sim, cg, cg.expanded_links(links), method)
-    collapsed = composite_scores(cg, links, expanded)
+    if computed is not None and computed[0] == method:
+        collapsed = computed[1]             # the strongest-path search scored the links
+    else:
+        expanded = expanded_link_scores(sim, cg, cg.expanded_links(links), method)
+        collapsed = composite_scores(cg, links, expanded)
     n_t = len(sim.t)
     tail = () if sim.n_runs is None else (sim.n_runs,)
     scores = _loop_scores(loops, collapsed, (n_t,) + tail, cg._index)
@@ -114,6 +122,14 @@ def _loop_scores(loops: LoopSet, collapsed: dict, shape: tuple[int, ...],
                 prod *= stack[idx[:, p]]
             out[:, cols] = np.moveaxis(prod, 0, 1)
     return out
+
+
+def resolve_method(sim: Simulation, method: str) -> str:
+    """The score form for ``method="auto"``: discrete for an Euler run that outputs every
+    TIME STEP, continuous otherwise."""
+    if method == "auto":
+        return "discrete" if _euler_every_step(sim) else "continuous"
+    return method
 
 
 def _euler_every_step(sim: Simulation) -> bool:
