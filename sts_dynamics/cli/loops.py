@@ -90,9 +90,10 @@ def run(args) -> int:
     if args.quiet:
         return 0
     found = " found by the strongest-path search" if loops.search == "strongest" else ""
-    print(f"{model.name}: {len(loops)} feedback loops{found} in {len(loops.partitions)} cycle "
-          f"partition(s); {method} run, {dom.method} LTM scores over t = {sim.t[0]:g} .. "
-          f"{sim.t[-1]:g} {model.control.time_units}".rstrip())
+    n = len(loops)
+    print(f"{model.name}: {n} feedback loop{'' if n == 1 else 's'}{found} in "
+          f"{len(loops.partitions)} cycle partition(s); {method} run, {dom.method} LTM scores "
+          f"over t = {sim.t[0]:g} .. {sim.t[-1]:g} {model.control.time_units}".rstrip())
     if not len(loops):
         print(dom.message)
         return 0

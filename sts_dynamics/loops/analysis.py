@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import Model
-from .find import Loop, LoopSet, Partition
+from .loopset import Loop, LoopSet, Partition
 
 __all__ = ["LoopAnalysis", "DominantPeriod", "TIMING"]
 
