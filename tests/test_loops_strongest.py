@@ -343,7 +343,7 @@ def test_strongest_at_equilibrium(tmp_path):
 def test_cli_loop_search(capsys):
     assert main(["loops", str(MANY)]) == 0
     cap = capsys.readouterr()
-    assert "1 feedback loops found by the strongest-path search" in cap.out
+    assert "1 feedback loop found by the strongest-path search" in cap.out
     assert "warning:" in cap.err and "--loop-search all" in cap.err
     assert "Stock 1 -> inflow 2 -> Stock 2" in cap.out
     bass = str(HERE / "data" / "bass.mdl")
