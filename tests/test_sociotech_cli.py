@@ -89,8 +89,16 @@ def test_bundled_optimization_is_valid():
     assert "default" in bundled_optimizations()
     spec = load_optimization("default")
     assert spec.model.name == "sts_core"
-    assert spec.options["levers"] == {"automation level": [0.2, 0.95],
-                                      "training hours": [0, 8], "alert tuning effort": [0, 1]}
+    levers = spec.options["levers"]
+    assert levers == {"automation level": [0.2, 0.95], "training hours": [0, 8],
+                      "alert tuning effort": [0, 200]}
+    # the example's bounds hold the model's own values, and every lever has a price
+    # (automation once had none, and alert tuning bounds of [0, 1] around a value of 20)
+    from sts_dynamics.sociotech.levers import resolve_levers
+
+    for lever in resolve_levers(spec.model, levers):
+        assert lever.low <= lever.default <= lever.high, lever.name
+        assert lever.cost_per_unit > 0, lever.name
 
 
 def test_variances_dashboard(tmp_path, capsys):
