@@ -41,7 +41,7 @@ CASES = {
                "Teacup Temperature"),
     "SIR": (TM / "SIR" / "SIR.mdl", "Contact Infectivity", 0.2, 0.4, "Infectious"),
     "sts_core": ("sts_core", "automation level", 0.3, 0.9, "Operator Skill"),
-    "alert_fidelity": ("alert_fidelity", "alert tuning effort", 0.1, 0.9, "Alert Precision"),
+    "alert_fidelity": ("alert_fidelity", "alert tuning effort", 5.0, 40.0, "Alert Precision"),
     "operator_skill": ("operator_skill", "automation level", 0.3, 0.9, "Operator Skill"),
     "situational_awareness": ("situational_awareness", "automation level", 0.3, 0.9,
                               "Situational Awareness"),
