@@ -240,14 +240,7 @@ def rates(sim: Simulation) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
     prep = cm.prepare(dict(sim.params) or None, t0=float(sim.t[0]))
     vals = sim.values
     v = model.variables
-    net = {}
-    for s in model.stocks:
-        r = 0.0
-        for f in v[s].inflows:
-            r = r + vals[f]
-        for f in v[s].outflows:
-            r = r - vals[f]
-        net[s] = np.broadcast_to(np.asarray(r, dtype=float), vals[s].shape)
+    net = {s: _net_of(v[s], vals, vals[s].shape) for s in model.stocks}
     dts = np.diff(sim.t)
     h = 1e-4 * min(model.control.time_step, float(dts.min()) if dts.size else 1.0)
     t = _times(sim)
@@ -267,14 +260,7 @@ def rates(sim: Simulation) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
             continue
         d1[k] = np.broadcast_to((np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
                                 / (2 * h), shape)
-    d2 = {}
-    for s in model.stocks:
-        r = 0.0
-        for f in v[s].inflows:
-            r = r + d1[f]
-        for f in v[s].outflows:
-            r = r - d1[f]
-        d2[s] = np.broadcast_to(np.asarray(r, dtype=float), shape)
+    d2 = {s: _net_of(v[s], d1, shape) for s in model.stocks}
     return d1, d2
 
 
@@ -367,15 +353,18 @@ def _change(vals, key: str, memo: dict) -> tuple[np.ndarray, np.ndarray]:
     return memo[key]
 
 
-def _net(sim: Simulation, stock: str) -> np.ndarray:
-    var = sim.model.variables[stock]
-    vals = sim.values
-    net = np.zeros(vals[stock].shape)
+def _net_of(var, vals: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Inflows minus outflows of stock ``var``, from ``vals`` (values or rates of the flows)."""
+    net = np.zeros(shape)
     for f in var.inflows:
         net = net + vals[f]
     for f in var.outflows:
         net = net - vals[f]
     return net
+
+
+def _net(sim: Simulation, stock: str) -> np.ndarray:
+    return _net_of(sim.model.variables[stock], sim.values, sim.values[stock].shape)
 
 
 def _nonzero_pair(delta: np.ndarray, level: np.ndarray) -> np.ndarray:
